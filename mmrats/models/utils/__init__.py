@@ -1,0 +1,6 @@
+from .checkpoint_loading import (CheckpointMismatchError, check_state_dict, extract_state_dict,
+                                 load_backbone_checkpoint, mismatch_report)
+from .ckpt_convert import convert_rats_to_finetune, convert_vit_to_ratsvit
+
+__all__ = ['CheckpointMismatchError', 'check_state_dict', 'convert_rats_to_finetune', 'convert_vit_to_ratsvit',
+           'extract_state_dict', 'load_backbone_checkpoint', 'mismatch_report']
