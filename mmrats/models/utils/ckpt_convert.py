@@ -12,6 +12,7 @@
 * :func:`infer_vit_arch`: the ``RATSViT`` arguments a converted state dict
   needs, read off its shapes, so that a strict check can be run.
 """
+import math
 import re
 from collections.abc import Mapping
 
@@ -60,6 +61,12 @@ def convert_vit_to_ratsvit(checkpoint: Mapping) -> tuple[dict[str, Tensor], dict
             report['renamed'].append('reg_token -> registers')
             k = 'registers'
         out[k] = v
+    pos = out.get('pos_embed')
+    if pos is not None and 'cls_token' in out:
+        side = math.isqrt(pos.shape[1])
+        if side * side == pos.shape[1]:  # timm's no_embed_class layout: [CLS] has no position entry
+            out['pos_embed'] = torch.cat([pos.new_zeros(1, 1, pos.shape[2]), pos], dim=1)
+            report['renamed'].append('pos_embed: zero [CLS] entry prepended (timm no_embed_class layout)')
     return out, report
 
 
