@@ -56,7 +56,7 @@ PY
   log "environment ready: $venv"
 fi
 # mmrats itself: editable, no dependencies (they are pinned above).
-if ! "$py" -c "import mmrats, os, sys; sys.exit(os.path.dirname(os.path.dirname(mmrats.__file__)) != '$repo')" 2>/dev/null; then
+if ! (cd / && "$py" -c "import mmrats, os, sys; sys.exit(os.path.dirname(os.path.dirname(mmrats.__file__)) != '$repo')") 2>/dev/null; then
   "$py" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e "$repo" >&2
 fi
 echo "$py"

@@ -1,0 +1,20 @@
+# The two front-door commands (README): `make demo` and `make test`.
+# Each sets up the cached environment first (tools/setup/setup_env.sh:
+# idempotent; the first run builds mmcv, later runs take a second).
+SETUP := bash tools/setup/setup_env.sh
+DEMO_ARGS ?=
+TEST_ARGS ?=
+
+.PHONY: setup demo test benchmark
+
+setup:
+	@$(SETUP) >/dev/null
+
+demo:
+	@PY=$$($(SETUP)) && $$PY tools/demo/register_maps.py $(DEMO_ARGS)
+
+test:
+	@PY=$$($(SETUP)) && $$PY -m pytest tests $(TEST_ARGS)
+
+benchmark:
+	@PY=$$($(SETUP)) && $$PY tools/analysis/benchmark.py $(BENCH_ARGS)

@@ -1,0 +1,1 @@
+"""Datasets and transforms (registered in the mmrats scope)."""

@@ -1,0 +1,1 @@
+"""Hooks and other runner pieces (registered in the mmrats scope)."""
