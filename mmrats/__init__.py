@@ -1,6 +1,10 @@
 """mmrats: RATS (Register Attention Transformers) for OpenMMLab."""
-from .utils.torch_compat import allow_mmengine_checkpoints
-from .version import __version__
+from .utils.known_warnings import filter_known_warnings
+
+filter_known_warnings()  # before mmengine is imported below
+
+from .utils.torch_compat import allow_mmengine_checkpoints  # noqa: E402
+from .version import __version__  # noqa: E402
 
 allow_mmengine_checkpoints()
 

@@ -6,6 +6,15 @@ mmengine ``Runner`` stores mmengine objects in its ``message_hub`` (e.g.
 ``HistoryBuffer``) and numpy scalars/arrays in its meta, so ``--resume`` fails
 with an ``UnpicklingError``. We allow-list exactly the classes such a
 checkpoint holds instead of turning the safety check off globally.
+
+One more obstacle: ``HistoryBuffer.__getstate__`` pickles its statistics
+methods (``min``, ``max``, ...) as ``getattr(HistoryBuffer, 'min')``, and
+allow-listing ``getattr`` would let a checkpoint call arbitrary code. Those
+methods are registered on the class at import time (and re-registered by
+``__init__``), so pickling them carries nothing; mmrats drops them from the
+pickled state. Checkpoints written with mmrats imported resume with
+``weights_only=True``; an older one written without it needs
+``torch.load(..., weights_only=False)`` once, if its source is trusted.
 """
 import numpy as np
 import torch
@@ -26,15 +35,25 @@ def _safe_classes() -> list:
     return classes
 
 
-def allow_mmengine_checkpoints() -> None:
-    """Allow-list the classes an mmengine checkpoint holds for ``torch.load``.
+def _history_buffer_state(self) -> dict:
+    """``HistoryBuffer`` state without its (import-time registered) statistics methods."""
+    state = self.__dict__.copy()
+    state.pop('statistics_methods', None)
+    return state
 
-    Idempotent; a no-op on torch without ``add_safe_globals`` or without
-    mmengine installed.
+
+def allow_mmengine_checkpoints() -> None:
+    """Make mmengine checkpoints loadable by ``torch.load(weights_only=True)``.
+
+    Allow-lists the classes an mmengine checkpoint holds and keeps
+    ``HistoryBuffer`` from pickling functions. Idempotent; a no-op on torch
+    without ``add_safe_globals`` or without mmengine installed.
     """
     if not hasattr(torch.serialization, 'add_safe_globals'):
         return
     try:
+        from mmengine.logging import HistoryBuffer
         torch.serialization.add_safe_globals(_safe_classes())
     except ImportError:
         return
+    HistoryBuffer.__getstate__ = _history_buffer_state

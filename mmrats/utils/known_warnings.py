@@ -1,0 +1,21 @@
+"""Silence the known warnings of this stack so that users see their own.
+
+Each filter matches one message that the pinned stack (torch 2.14, mmengine
+0.10.7, mmcv 2.1.0, setuptools < 82) prints on every run and that a user can
+do nothing about.
+"""
+import warnings
+
+KNOWN = (
+    (UserWarning, r'pkg_resources is deprecated as an API'),
+    (FutureWarning, r'`torch\.cuda\.amp\.'),
+    (FutureWarning, r'torch\.nn\.utils\.weight_norm` is deprecated'),
+    (UserWarning, r'The `clip_grad` of .* is deprecated'),
+    (UserWarning, r'On January 1, 2023, MMCV will release v2\.0\.0'),
+)
+
+
+def filter_known_warnings() -> None:
+    """Install the filters (idempotent)."""
+    for category, message in KNOWN:
+        warnings.filterwarnings('ignore', message=message, category=category)
