@@ -1,4 +1,12 @@
-from .backbones import *  # noqa: F401,F403  (registers the backbones)
-from .backbones import BackboneOutput, RATSViT
+"""mmrats models. The backbone and neck need only torch + mmengine; the
+Mask2Former heads are registered when mmdet and mmseg are installed."""
+from importlib.util import find_spec
 
-__all__ = ['BackboneOutput', 'RATSViT']
+from .backbones import BackboneOutput, RATSViT
+from .necks import ViTPyramidNeck
+
+__all__ = ['BackboneOutput', 'RATSViT', 'ViTPyramidNeck']
+
+if find_spec('mmdet') is not None and find_spec('mmseg') is not None:
+    from .heads import RegisterMask2FormerHead, RegisterMask2FormerSegHead  # noqa: F401
+    __all__ += ['RegisterMask2FormerHead', 'RegisterMask2FormerSegHead']

@@ -1,0 +1,3 @@
+from .vit_pyramid_neck import ViTPyramidNeck
+
+__all__ = ['ViTPyramidNeck']

@@ -1,0 +1,71 @@
+"""Check the dataset folders a config points at before a run starts.
+
+A missing or malformed data root otherwise surfaces as a deep stack trace from
+a worker process. Here it is one error naming the config key, the path and
+the layout that dataset type expects.
+"""
+import os.path as osp
+
+LAYOUTS = {
+    'seg': ('{root}/{img}  (images, e.g. images/training/*.jpg)\n'
+            '{root}/{seg}  (label PNGs with the same stems, e.g. annotations/training/*.png)'),
+    'coco': ('{root}/{img}  (images, e.g. train2017/*.jpg)\n'
+             '{root}/{ann}  (COCO instances json)'),
+    'folder': '{root}/{img}  (images)',
+}
+SEG_TYPES = ('ADE20KDataset', 'SyntheticSceneSegDataset', 'BaseSegDataset')
+COCO_TYPES = ('CocoDataset', 'CocoPanopticDataset')
+DEMO_HINT = ('For the embedded demo data run: python tools/dataset_converters/make_synthetic_scenes.py '
+             '--out data/synthetic')
+
+
+class DataRootError(FileNotFoundError):
+    """A dataset folder or annotation file that a config names does not exist."""
+
+
+def _datasets(cfg) -> list[tuple[str, dict]]:
+    """``(config key, dataset cfg)`` of every dataloader, unwrapping dataset wrappers."""
+    found = []
+    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(split)
+        if not loader or 'dataset' not in loader:
+            continue
+        stack = [(f'{split}.dataset', loader['dataset'])]
+        while stack:
+            key, ds = stack.pop()
+            if 'dataset' in ds:  # RepeatDataset, ClassBalancedDataset, ...
+                stack.append((f'{key}.dataset', ds['dataset']))
+            elif 'datasets' in ds:  # ConcatDataset
+                stack += [(f'{key}.datasets[{i}]', d) for i, d in enumerate(ds['datasets'])]
+            else:
+                found.append((key, ds))
+    return found
+
+
+def check_data_roots(cfg) -> None:
+    """Raise :class:`DataRootError` if a dataset's files are not where the config says.
+
+    Args:
+        cfg: an mmengine ``Config`` (or dict) with ``*_dataloader.dataset``.
+    """
+    for key, ds in _datasets(cfg):
+        kind = str(ds.get('type', '')).split('.')[-1]
+        root = ds.get('data_root') or ''
+        prefix = ds.get('data_prefix') or {}
+        if kind in SEG_TYPES:
+            need = {'img': prefix.get('img_path', ''), 'seg': prefix.get('seg_map_path', '')}
+            layout = LAYOUTS['seg'].format(root=root, **need)
+        elif kind in COCO_TYPES:
+            need = {'img': prefix.get('img', ''), 'ann': ds.get('ann_file', '')}
+            layout = LAYOUTS['coco'].format(root=root, **need)
+        else:
+            continue
+        if root and not osp.isdir(root):
+            raise DataRootError(f'{key}.data_root = {root!r} does not exist. {kind} expects:\n{layout}\n'
+                                f'Set the data root with --cfg-options {key}.data_root=PATH. {DEMO_HINT}')
+        for name, rel in need.items():
+            path = osp.join(root, rel) if rel else root
+            ok = osp.isfile(path) if name == 'ann' else osp.isdir(path)
+            if rel and not ok:
+                raise DataRootError(f'{key}: {path!r} is missing. {kind} under data_root={root!r} expects:\n'
+                                    f'{layout}\n{DEMO_HINT}')
