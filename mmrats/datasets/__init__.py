@@ -1,1 +1,8 @@
 """Datasets and transforms (registered in the mmrats scope)."""
+from .synthetic_coco_dataset import SyntheticSceneCocoDataset
+from .synthetic_scenes import (CLASSES, DET_METAINFO, PALETTE, SEG_METAINFO, generate_scene,
+                               write_dataset)
+from .synthetic_seg_dataset import SyntheticSceneSegDataset
+
+__all__ = ['CLASSES', 'PALETTE', 'SEG_METAINFO', 'DET_METAINFO', 'generate_scene', 'write_dataset',
+           'SyntheticSceneCocoDataset', 'SyntheticSceneSegDataset']

@@ -14,7 +14,7 @@ LAYOUTS = {
     'folder': '{root}/{img}  (images)',
 }
 SEG_TYPES = ('ADE20KDataset', 'SyntheticSceneSegDataset', 'BaseSegDataset')
-COCO_TYPES = ('CocoDataset', 'CocoPanopticDataset')
+COCO_TYPES = ('CocoDataset', 'CocoPanopticDataset', 'SyntheticSceneCocoDataset')
 DEMO_HINT = ('For the embedded demo data run: python tools/dataset_converters/make_synthetic_scenes.py '
              '--out data/synthetic')
 
