@@ -16,7 +16,7 @@ import mmrats  # noqa: F401  (first: torch >= 2.6 resume fix, known-warning filt
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 from mmrats.utils import DataRootError, check_data_roots
-from mmrats.utils.run_config import build_cfg
+from mmrats.utils.run_config import build_cfg, prepare_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -42,10 +42,11 @@ def main(argv=None) -> int:
     cfg = build_cfg(args)
     cfg.load_from = args.checkpoint
     try:
-        check_data_roots(cfg)
+        check_data_roots(cfg, ('test_dataloader',))
     except DataRootError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     print({k: round(float(v), 4) for k, v in metrics.items()})

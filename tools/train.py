@@ -16,7 +16,7 @@ import mmrats  # noqa: F401  (first: torch >= 2.6 resume fix, known-warning filt
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 from mmrats.utils import DataRootError, check_data_roots
-from mmrats.utils.run_config import build_cfg
+from mmrats.utils.run_config import build_cfg, prepare_cpu_distributed
 
 
 def parse_args(argv=None):
@@ -39,10 +39,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = build_cfg(args)
     try:
-        check_data_roots(cfg)
+        check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
     except DataRootError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
+    prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
     return 0

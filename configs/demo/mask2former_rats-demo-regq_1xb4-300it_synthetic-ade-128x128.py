@@ -47,3 +47,4 @@ train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=100, save_best='mIoU', max_keep_ckpts=2))
+randomness = dict(seed=0)  # a reproducible demo

@@ -56,3 +56,4 @@ default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=100, max_keep_ckpts=2))
 log_processor = dict(window_size=20)
+randomness = dict(seed=0)  # a reproducible demo

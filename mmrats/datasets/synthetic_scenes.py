@@ -26,8 +26,9 @@ from pycocotools import mask as mask_util
 CLASSES = ('background', 'disc', 'square', 'triangle', 'ring', 'bar', 'cross')
 PALETTE = ((120, 120, 120), (220, 40, 40), (40, 180, 60), (50, 90, 220), (240, 190, 30),
            (170, 60, 200), (30, 200, 210))
-SEG_METAINFO = dict(classes=CLASSES, palette=PALETTE)
-DET_METAINFO = dict(classes=CLASSES[1:], palette=PALETTE[1:])
+# palettes as lists of RGB tuples: mmdet's get_palette reads a tuple as one colour
+SEG_METAINFO = dict(classes=CLASSES, palette=list(PALETTE))
+DET_METAINFO = dict(classes=CLASSES[1:], palette=list(PALETTE[1:]))
 
 FORMAT_VERSION = 1
 VAL_OFFSET = 1_000_000  # validation scene i is generate_scene(VAL_OFFSET + i): independent of num_train

@@ -23,10 +23,13 @@ class DataRootError(FileNotFoundError):
     """A dataset folder or annotation file that a config names does not exist."""
 
 
-def _datasets(cfg) -> list[tuple[str, dict]]:
-    """``(config key, dataset cfg)`` of every dataloader, unwrapping dataset wrappers."""
+SPLITS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def _datasets(cfg, splits=SPLITS) -> list[tuple[str, dict]]:
+    """``(config key, dataset cfg)`` of the given dataloaders, unwrapping dataset wrappers."""
     found = []
-    for split in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+    for split in splits:
         loader = cfg.get(split)
         if not loader or 'dataset' not in loader:
             continue
@@ -42,13 +45,15 @@ def _datasets(cfg) -> list[tuple[str, dict]]:
     return found
 
 
-def check_data_roots(cfg) -> None:
+def check_data_roots(cfg, splits=SPLITS) -> None:
     """Raise :class:`DataRootError` if a dataset's files are not where the config says.
 
     Args:
         cfg: an mmengine ``Config`` (or dict) with ``*_dataloader.dataset``.
+        splits: the dataloaders to check (training checks ``train_dataloader`` and
+            ``val_dataloader``; testing ``test_dataloader``).
     """
-    for key, ds in _datasets(cfg):
+    for key, ds in _datasets(cfg, splits):
         kind = str(ds.get('type', '')).split('.')[-1]
         root = ds.get('data_root') or ''
         prefix = ds.get('data_prefix') or {}

@@ -12,6 +12,9 @@ KNOWN = (
     (FutureWarning, r'torch\.nn\.utils\.weight_norm` is deprecated'),
     (UserWarning, r'The `clip_grad` of .* is deprecated'),
     (UserWarning, r'On January 1, 2023, MMCV will release v2\.0\.0'),
+    # pycocotools 2.0.x on numpy 2 (mask.decode/encode): harmless, results are correct
+    (DeprecationWarning, r"__array__ implementation doesn't accept a copy keyword"),
+    (UserWarning, r'torch\.meshgrid: in an upcoming release'),
 )
 
 

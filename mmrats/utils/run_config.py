@@ -6,6 +6,8 @@ Standard OpenMMLab command-line semantics: ``--work-dir`` (default
 """
 import os.path as osp
 
+import torch
+import torch.distributed as dist
 from mmengine.config import Config
 
 
@@ -15,10 +17,16 @@ def enable_show_dir(cfg: Config, show_dir: str) -> None:
     if hook is None:
         raise SystemExit("error: --show-dir needs default_hooks.visualization in the config")
     hook['draw'] = True
-    if 'interval' in hook:
-        hook['interval'] = 1
-    cfg.visualizer['save_dir'] = show_dir
-    hook['test_out_dir'] = show_dir
+    hook['interval'] = 1  # every test batch, not every 50th
+    if str(hook.get('type', '')).endswith('DetVisualizationHook'):
+        hook['test_out_dir'] = show_dir  # mmdet: one image per test sample
+    else:
+        # mmseg/mmpretrain: the visualizer's backends write into show_dir/vis_image. The
+        # visualizer is a named global instance; a fresh name makes this save_dir take effect
+        # even if another runner in the same process created one before.
+        cfg.visualizer['save_dir'] = show_dir
+        cfg.visualizer['name'] = f'visualizer:{osp.abspath(show_dir)}'
+
 
 
 def build_cfg(args) -> Config:
@@ -46,3 +54,30 @@ def build_cfg(args) -> Config:
     if args.show_dir:
         enable_show_dir(cfg, args.show_dir)
     return cfg
+
+
+def prepare_cpu_distributed(cfg: Config) -> None:
+    """Let ``--launcher pytorch`` run on machines without CUDA (gloo, CPU processes).
+
+    mmengine 0.10's ``init_dist`` calls ``torch.cuda.set_device`` and its
+    ``Runner`` wraps the model in DDP with ``device_ids=[LOCAL_RANK]``; both
+    fail without a GPU. Here the gloo process group is initialised first (the
+    ``Runner`` then skips its own ``init_dist``) and the DDP wrapper gets
+    ``device_ids=None``. A no-op without a launcher or with CUDA present.
+    """
+    if cfg.get('launcher', 'none') == 'none' or torch.cuda.is_available():
+        return
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'nccl')
+    if backend != 'gloo':
+        raise SystemExit(f'error: no CUDA device, and env_cfg.dist_cfg.backend={backend!r} needs one; '
+                         'run on the CPU with --cfg-options env_cfg.dist_cfg.backend=gloo')
+    if cfg.launcher != 'pytorch':
+        raise SystemExit(f'error: on a machine without CUDA only --launcher pytorch (torchrun) is supported, '
+                         f'got --launcher {cfg.launcher}')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False)))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
