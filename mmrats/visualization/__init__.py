@@ -1,3 +1,5 @@
+from .part_pictures import draw_head_attention, draw_part_segmentation, plot_sweep
 from .register_maps import draw_register_maps, register_similarity
 
-__all__ = ['draw_register_maps', 'register_similarity']
+__all__ = ['draw_head_attention', 'draw_part_segmentation', 'draw_register_maps', 'plot_sweep',
+           'register_similarity']
