@@ -1,12 +1,15 @@
-"""mmrats models. The backbone and neck need only torch + mmengine; the
-Mask2Former heads are registered when mmdet and mmseg are installed."""
+"""mmrats models. The backbone, necks and the DINO head need only torch +
+mmengine; the Mask2Former heads are registered when mmdet and mmseg are
+installed, the DINO algorithm when mmpretrain is."""
 from importlib.util import find_spec
 
 from .backbones import BackboneOutput, RATSViT
-from .necks import ViTPyramidNeck
+from .heads import *  # noqa: F401,F403
+from .heads import __all__ as _heads
+from .necks import DINONeck, ViTPyramidNeck
 
-__all__ = ['BackboneOutput', 'RATSViT', 'ViTPyramidNeck']
+__all__ = ['BackboneOutput', 'RATSViT', 'DINONeck', 'ViTPyramidNeck', *_heads]
 
-if find_spec('mmdet') is not None and find_spec('mmseg') is not None:
-    from .heads import RegisterMask2FormerHead, RegisterMask2FormerSegHead  # noqa: F401
-    __all__ += ['RegisterMask2FormerHead', 'RegisterMask2FormerSegHead']
+if find_spec('mmpretrain') is not None:
+    from .selfsup import DINO  # noqa: F401
+    __all__ += ['DINO']

@@ -12,9 +12,17 @@ LAYOUTS = {
     'coco': ('{root}/{img}  (images, e.g. train2017/*.jpg)\n'
              '{root}/{ann}  (COCO instances json)'),
     'folder': '{root}/{img}  (images)',
+    'imagenet': ('{root}/{split}/<class>/<image>  (mmpretrain ImageNet layout; optionally '
+                 '{root}/meta/{split}.txt)'),
+    'images': '{root}/<image files>  (mmpretrain CustomDataset, with_label=False: any folder of images)',
 }
 SEG_TYPES = ('ADE20KDataset', 'SyntheticSceneSegDataset', 'BaseSegDataset')
 COCO_TYPES = ('CocoDataset', 'CocoPanopticDataset', 'SyntheticSceneCocoDataset')
+IMAGENET_TYPES = ('ImageNet', 'ImageNet21k')
+FOLDER_TYPES = ('CustomDataset',)
+PHOTOS_HINT = ('For the embedded demo photos run: python tools/demo/dino_demo.py (writes data/sample_photos), '
+               'or python -c "from mmrats.datasets.sample_photos import write_sample_photos; '
+               'write_sample_photos(\'data/sample_photos\')"')
 DEMO_HINT = ('For the embedded demo data run: python tools/dataset_converters/make_synthetic_scenes.py '
              '--out data/synthetic')
 
@@ -63,6 +71,9 @@ def check_data_roots(cfg, splits=SPLITS) -> None:
         elif kind in COCO_TYPES:
             need = {'img': prefix.get('img', ''), 'ann': ds.get('ann_file', '')}
             layout = LAYOUTS['coco'].format(root=root, **need)
+        elif kind in IMAGENET_TYPES + FOLDER_TYPES:
+            _check_image_folder(key, kind, ds)
+            continue
         else:
             continue
         if root and not osp.isdir(root):
@@ -74,3 +85,22 @@ def check_data_roots(cfg, splits=SPLITS) -> None:
             if rel and not ok:
                 raise DataRootError(f'{key}: {path!r} is missing. {kind} under data_root={root!r} expects:\n'
                                     f'{layout}\n{DEMO_HINT}')
+
+
+def _check_image_folder(key: str, kind: str, ds: dict) -> None:
+    """mmpretrain ``ImageNet`` (``root/<split>/``) and ``CustomDataset`` (a folder of images)."""
+    root = ds.get('data_root') or ''
+    prefix = ds.get('data_prefix') or ''
+    prefix = prefix.get('img_path', '') if isinstance(prefix, dict) else prefix
+    if kind in IMAGENET_TYPES:
+        split = ds.get('split') or 'train'
+        layout = LAYOUTS['imagenet'].format(root=root.rstrip('/'), split=split)
+        folder = osp.join(root, prefix or split)
+    else:
+        layout, folder = LAYOUTS['images'].format(root=root.rstrip('/')), osp.join(root, prefix)
+    hint = PHOTOS_HINT if kind in FOLDER_TYPES else ''
+    if not osp.isdir(root or '.'):
+        raise DataRootError(f'{key}.data_root = {root!r} does not exist. {kind} expects:\n{layout}\n'
+                            f'Set the data root with --cfg-options {key}.data_root=PATH. {hint}'.rstrip())
+    if not osp.isdir(folder):
+        raise DataRootError(f'{key}: {folder!r} is missing. {kind} under data_root={root!r} expects:\n{layout}')

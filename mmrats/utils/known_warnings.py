@@ -15,6 +15,10 @@ KNOWN = (
     # pycocotools 2.0.x on numpy 2 (mask.decode/encode): harmless, results are correct
     (DeprecationWarning, r"__array__ implementation doesn't accept a copy keyword"),
     (UserWarning, r'torch\.meshgrid: in an upcoming release'),
+    # mmcv's adjust_contrast/brightness with the pillow backend (DINO's ColorJitter)
+    (UserWarning, r"Only use 'alpha' for pillow backend"),
+    # mmcv 2.1.0's photometric transforms on Pillow >= 11.3
+    (DeprecationWarning, r"'mode' parameter is deprecated and will be removed in Pillow"),
 )
 
 

@@ -65,6 +65,19 @@ class Resized(torch.utils.data.Dataset):
         return x, torch.from_numpy(img.copy()), torch.from_numpy(s.label[rows[:, None], cols[None]])
 
 
+def checkpoint_backbone_cfg(path: str | None) -> dict:
+    """``meta.backbone`` of a checkpoint written by ``tools/model_converters`` (``{}`` if none)."""
+    if not path or not Path(path).is_file():
+        return {}
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception:  # reported with the loading error later
+        return {}
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    backbone = (meta or {}).get('backbone') if isinstance(meta, dict) else None
+    return dict(backbone) if isinstance(backbone, dict) else {}
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--dataset-type', nargs='+', required=True, choices=sorted(PART_DATASETS))
@@ -73,8 +86,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--ignore-value', type=int, default=255, help='folder type: stored label id to ignore')
     p.add_argument('--checkpoint', default=None, help='RATSViT backbone checkpoint (loaded strictly)')
     p.add_argument('--checkpoint-prefix', default=None, help="key prefix to strip, e.g. 'backbone.'")
-    p.add_argument('--arch', default='small', help='small, base, tiny, or a JSON dict (embed_dims, ...)')
-    p.add_argument('--mode', default='rats', choices=['rats', 'mhsa'])
+    p.add_argument('--arch', default=None, help='small, base, tiny, or a JSON dict (embed_dims, ...); default: '
+                   "the checkpoint's meta.backbone (written by tools/model_converters), else small")
+    p.add_argument('--mode', default=None, choices=['rats', 'mhsa'], help="default: as --arch's source, else rats")
     p.add_argument('--num-registers', type=int, default=None)
     p.add_argument('--method', default=None, choices=METHODS, help='default: registers (rats), '
                    'register-attn (mhsa with registers), cls-attn (mhsa)')
@@ -109,6 +123,13 @@ def prepare(args) -> tuple[RATSViT, list]:
     counts = [args.top_k, args.batch_size, 1 if args.max_images is None else args.max_images]
     if min(counts + (args.sweep_top_k if args.sweep else [])) < 1:
         raise InputError('--top-k, --sweep-top-k, --batch-size and --max-images must be >= 1')
+    meta = checkpoint_backbone_cfg(args.checkpoint)
+    if args.arch is None:
+        args.arch = json.dumps(meta['arch']) if isinstance(meta.get('arch'), dict) else meta.get('arch', 'small')
+    if args.mode is None:
+        args.mode = meta.get('mode', 'rats')
+    if args.num_registers is None and 'num_registers' in meta:
+        args.num_registers = meta['num_registers']
     try:
         arch = json.loads(args.arch) if args.arch.lstrip().startswith('{') else args.arch
     except json.JSONDecodeError as e:

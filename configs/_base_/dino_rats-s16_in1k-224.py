@@ -1,0 +1,57 @@
+# DINO pretraining of RATS-S/16 (paper §3.1, App. E; the spec's "Pretraining objective", values
+# marked * there are official DINO ViT-S values): 300 epochs, batch 768 = 8 GPUs x 96, AdamW,
+# lr 5e-4 x 768/256 with 10 warm-up epochs then cosine to 1e-5, weight decay cosine 0.04 -> 0.4
+# (none on norms, biases, registers, [CLS], position embeddings), teacher EMA 0.996 -> 1 (cosine,
+# every iteration), 65536 prototypes, teacher temperature 0.04 -> 0.07 over 30 epochs, student
+# temperature 0.1, center momentum 0.9, drop path 0.05, no gradient clipping, last layer frozen
+# for 1 epoch, bf16 mixed precision.
+_base_ = ['./dino_multicrop_in1k-224.py', 'mmpretrain::_base_/default_runtime.py']
+
+embed_dims = 384
+max_epochs = 300
+warmup_epochs = 10
+base_lr = 5e-4 * 768 / 256
+model = dict(
+    type='mmrats.DINO',
+    data_preprocessor={{_base_.data_preprocessor}},
+    backbone=dict(type='mmrats.RATSViT', arch='small', mode='rats', img_size=224, drop_path_rate=0.05),
+    neck=dict(type='mmrats.DINONeck', in_channels=embed_dims, out_channels=65536, hidden_channels=2048,
+              bottleneck_channels=256, num_layers=3, norm_last_layer=True),
+    head=dict(type='mmrats.DINOHead', out_channels=65536, student_temp=0.1, center_momentum=0.9),
+    num_global_crops=2,
+    global_repr='auto')  # registers' mean for RATS, [CLS] for a ViT
+
+optim_wrapper = dict(
+    type='AmpOptimWrapper',
+    dtype='bfloat16',
+    optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), weight_decay=0.04),
+    clip_grad=None,
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,
+        bias_decay_mult=0.0,
+        custom_keys={
+            'registers': dict(decay_mult=0.0),
+            'cls_token': dict(decay_mult=0.0),
+            'pos_embed': dict(decay_mult=0.0),
+        }))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=1e-5, by_epoch=True,
+         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+    # 0.04 -> 0.4 for the decayed groups; the groups without decay stay at 0
+    dict(type='CosineAnnealingParamScheduler', param_name='weight_decay', eta_min_ratio=10.0, by_epoch=True,
+         begin=0, end=max_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+custom_hooks = [
+    dict(type='mmrats.DINOTeacherHook', teacher_temp=0.07, warmup_teacher_temp=0.04, warmup_epochs=30,
+         base_momentum=0.996, end_momentum=1.0),
+    dict(type='mmrats.FreezeLastLayerHook', freeze_epochs=1, prefix='neck.last_layer'),
+]
+default_hooks = dict(
+    logger=dict(interval=50),
+    checkpoint=dict(interval=10, max_keep_ckpts=3))
+log_processor = dict(window_size=50)
+auto_scale_lr = dict(enable=False, base_batch_size=768)
+find_unused_parameters = False

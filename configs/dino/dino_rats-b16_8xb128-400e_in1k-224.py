@@ -1,0 +1,29 @@
+# RATS-B/16 (192 registers over 12 heads) with the DINO ViT-B/16 recipe (spec, "Pretraining
+# objective"): 400 epochs, batch 1024 = 8 GPUs x 128, lr 7.5e-4 x 1024/256, min lr 2e-6, drop
+# path 0.1, gradient clipping 0.3, teacher temperature warm-up over 50 epochs, last layer frozen
+# for 3 epochs.
+_base_ = ['../_base_/dino_rats-s16_in1k-224.py']
+
+embed_dims = 768
+max_epochs = 400
+warmup_epochs = 10
+model = dict(
+    backbone=dict(arch='base', drop_path_rate=0.1),
+    neck=dict(in_channels=embed_dims))
+train_dataloader = dict(batch_size=128)
+optim_wrapper = dict(optimizer=dict(lr=7.5e-4 * 1024 / 256), clip_grad=dict(max_norm=0.3))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=2e-6, by_epoch=True,
+         begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
+    dict(type='CosineAnnealingParamScheduler', param_name='weight_decay', eta_min_ratio=10.0, by_epoch=True,
+         begin=0, end=max_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=max_epochs)
+custom_hooks = [
+    dict(type='mmrats.DINOTeacherHook', teacher_temp=0.07, warmup_teacher_temp=0.04, warmup_epochs=50,
+         base_momentum=0.996, end_momentum=1.0),
+    dict(type='mmrats.FreezeLastLayerHook', freeze_epochs=3, prefix='neck.last_layer'),
+]
+auto_scale_lr = dict(base_batch_size=1024)

@@ -1,0 +1,143 @@
+"""DINO self-distillation for RATS and the ViT baseline (paper §3.1, §3.2 "Training", App. E).
+
+Student = backbone + projection neck, trained; teacher = an exponential moving
+average of the student (no gradient). Every crop goes through the student, the
+global crops through the teacher; :class:`~mmrats.models.heads.DINOHead`
+computes the loss. Crops of equal size are concatenated into one backbone pass
+(2 global crops: one pass; all local crops: one pass).
+
+The global representation (spec "Pretraining objective"): the mean of the
+final-layer (post-norm) registers for RATS; [CLS] for a ViT. With
+``per_head_loss=True`` (paper Table 6) each head's own registers are averaged
+(register ``i`` belongs to head ``i // (N / H)``), giving ``(B, H, C)``, and
+the head computes one DINO loss per attention head.
+
+The schedules live in hooks, which find this model with or without a
+distributed wrapper: :class:`~mmrats.engine.hooks.DINOTeacherHook` (teacher
+temperature, EMA momentum and the EMA update after every optimizer step) and
+:class:`~mmrats.engine.hooks.FreezeLastLayerHook`.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from mmpretrain.models.selfsup.base import BaseSelfSupervisor
+from torch import Tensor, nn
+
+from mmrats.registry import MODELS
+
+
+@MODELS.register_module()
+class DINO(BaseSelfSupervisor):
+    """DINO with an EMA teacher, multi-crop and a register (or [CLS]) global representation.
+
+    Args:
+        backbone: an ``mmrats.RATSViT`` config (``mode='rats'``: registers;
+            ``mode='mhsa'`` with [CLS]: the DINO ViT).
+        neck: the projection head, ``mmrats.DINONeck``.
+        head: the loss, ``mmrats.DINOHead`` (``num_groups`` = heads with ``per_head_loss``).
+        num_global_crops: how many of the views (the first ones) are global crops.
+        global_repr: ``'auto'`` (registers' mean if the backbone has registers and
+            no [CLS], else [CLS]), ``'registers'`` or ``'cls'``.
+        per_head_loss: one loss per head over its registers (needs ``'registers'``).
+        data_preprocessor: defaults to mmpretrain's ``SelfSupDataPreprocessor``.
+    """
+
+    def __init__(self, backbone: dict, neck: dict, head: dict, num_global_crops: int = 2,
+                 global_repr: str = 'auto', per_head_loss: bool = False,
+                 data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
+        super().__init__(backbone=backbone, neck=neck, head=head, data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        if global_repr == 'auto':
+            global_repr = 'cls' if getattr(self.backbone, 'with_cls_token', False) else 'registers'
+        if global_repr not in ('registers', 'cls'):
+            raise ValueError(f"DINO global_repr must be 'auto', 'registers' or 'cls', got {global_repr!r}")
+        if global_repr == 'registers' and not getattr(self.backbone, 'num_registers', 0):
+            raise ValueError("DINO global_repr='registers' needs a backbone with registers "
+                             "(model.backbone.num_registers > 0); a plain ViT uses global_repr='cls'")
+        if global_repr == 'cls' and not getattr(self.backbone, 'with_cls_token', False):
+            raise ValueError("DINO global_repr='cls' needs a backbone with a [CLS] token (mode='mhsa')")
+        if per_head_loss:
+            if global_repr != 'registers':
+                raise ValueError('DINO per_head_loss=True needs the registers as global representation')
+            if self.head.num_groups != self.backbone.num_heads:
+                raise ValueError(f'DINO per_head_loss=True: set model.head.num_groups='
+                                 f'{self.backbone.num_heads} (the backbone\'s heads), got {self.head.num_groups}')
+        elif self.head.num_groups != 1:
+            raise ValueError(f'model.head.num_groups={self.head.num_groups} needs per_head_loss=True')
+        if num_global_crops < 1:
+            raise ValueError(f'DINO num_global_crops must be >= 1, got {num_global_crops}')
+        self.global_repr = global_repr
+        self.per_head_loss = per_head_loss
+        self.num_global_crops = num_global_crops
+        self.teacher = nn.ModuleDict(dict(backbone=copy.deepcopy(self.backbone), neck=copy.deepcopy(self.neck)))
+        self.teacher.requires_grad_(False)
+        self.teacher.eval()
+
+    def init_weights(self) -> None:
+        """Initialise the student, then start the teacher as its exact copy."""
+        super().init_weights()
+        self.teacher.backbone.load_state_dict(self.backbone.state_dict())
+        self.teacher.neck.load_state_dict(self.neck.state_dict())
+
+    def train(self, mode: bool = True) -> 'DINO':
+        """The teacher always runs in eval mode (no drop path, as DINO's teacher)."""
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    # ------------------------------------------------------------- features
+    def global_features(self, backbone: nn.Module, x: Tensor) -> Tensor:
+        """``(B, C)`` (or ``(B, H, C)`` per head) global representation of a batch of crops."""
+        f = backbone.forward_features(x)
+        if self.global_repr == 'cls':
+            return f['cls_token']
+        regs = f['registers']
+        if self.per_head_loss:
+            b, n, c = regs.shape
+            return regs.view(b, backbone.num_heads, n // backbone.num_heads, c).mean(2)
+        return regs.mean(1)
+
+    def _multicrop(self, backbone: nn.Module, neck: nn.Module, crops: list[Tensor]) -> list[Tensor]:
+        """Logits per crop; consecutive crops of the same size share one backbone pass."""
+        out, start = [], 0
+        while start < len(crops):
+            end = start
+            while end < len(crops) and crops[end].shape[-2:] == crops[start].shape[-2:]:
+                end += 1
+            feats = self.global_features(backbone, torch.cat(crops[start:end]))
+            out.extend(neck(feats).chunk(end - start))
+            start = end
+        return out
+
+    # ---------------------------------------------------------------- train
+    def loss(self, inputs: list[Tensor], data_samples: list | None = None) -> dict[str, Tensor]:
+        """DINO loss of one multi-crop batch.
+
+        Args:
+            inputs: the views, each ``(B, 3, h, w)``; the first ``num_global_crops`` are global.
+            data_samples: unused (self-supervised).
+        """
+        if not isinstance(inputs, (list, tuple)) or len(inputs) <= self.num_global_crops:
+            raise ValueError(f'DINO needs a list of more than num_global_crops={self.num_global_crops} views '
+                             '(MultiView in the pipeline), got '
+                             f'{len(inputs) if isinstance(inputs, (list, tuple)) else type(inputs).__name__}')
+        global_crops = list(inputs[:self.num_global_crops])
+        with torch.no_grad():
+            teacher = self._multicrop(self.teacher.backbone, self.teacher.neck, global_crops)
+        student = self._multicrop(self.backbone, self.neck, list(inputs))
+        return self.head.loss(student, teacher)
+
+    @torch.no_grad()
+    def update_teacher(self, momentum: float) -> None:
+        """EMA step ``teacher <- m teacher + (1 - m) student`` (parameters; buffers copied)."""
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f'EMA momentum must be in [0, 1], got {momentum}')
+        for name in ('backbone', 'neck'):
+            student, teacher = getattr(self, name), self.teacher[name]
+            s_params, t_params = list(student.parameters()), list(teacher.parameters())
+            torch._foreach_mul_(t_params, momentum)
+            torch._foreach_add_(t_params, s_params, alpha=1.0 - momentum)
+            for t_buf, s_buf in zip(teacher.buffers(), student.buffers()):
+                t_buf.copy_(s_buf)

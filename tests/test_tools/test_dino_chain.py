@@ -1,0 +1,59 @@
+"""The DINO chain on the demo data: pretrain (tools/train.py) -> extract the teacher
+(tools/model_converters/dino2backbone.py) -> fine-tune the Mask2Former demo from it."""
+import torch
+
+from mmrats.datasets.sample_photos import write_sample_photos
+from mmrats.datasets.synthetic_scenes import write_dataset
+from mmrats.models import RATSViT
+from tests.conftest import REPO
+from tools import train as train_tool
+from tools.model_converters import dino2backbone
+
+DINO = str(REPO / 'configs/demo/dino_rats-demo_1xb16-12e_sample-photos-96.py')
+SEG = str(REPO / 'configs/demo/mask2former_rats-demo-regq_1xb4-300it_synthetic-ade-128x128.py')
+
+
+def test_pretrain_extract_finetune(tmp_path):
+    photos, scenes = tmp_path / 'photos', tmp_path / 'scenes'
+    write_sample_photos(str(photos), max_side=128)
+    write_dataset(str(scenes), num_train=4, num_val=2, size=128)
+    pre = tmp_path / 'pretrain'
+    assert train_tool.main([DINO, '--work-dir', str(pre), '--cfg-options',
+                            f'train_dataloader.dataset.dataset.data_root={photos}', 'train_dataloader.batch_size=4',
+                            'train_dataloader.dataset.times=1', 'train_dataloader.num_workers=0',
+                            'train_cfg.max_epochs=1', 'default_hooks.checkpoint.interval=1']) == 0
+    ckpt = pre / 'epoch_1.pth'
+    assert ckpt.exists()
+
+    backbone, finetune = tmp_path / 'teacher.pth', tmp_path / 'teacher_ft.pth'
+    assert dino2backbone.main([str(ckpt), str(backbone)]) == 0
+    assert dino2backbone.main([str(ckpt), str(finetune), '--finetune']) == 0
+    assert dino2backbone.main([str(ckpt), str(finetune), '--finetune']) == 2  # never overwrites
+    # the extracted backbone is the teacher, not the student
+    full = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']
+    out = torch.load(backbone, map_location='cpu', weights_only=True)
+    assert torch.equal(out['state_dict']['registers'], full['teacher.backbone.registers'])
+    assert not torch.equal(full['teacher.backbone.registers'], full['backbone.registers'])
+    rats = RATSViT(**{k: v for k, v in out['meta']['backbone'].items() if k != 'type'})
+    rats.load_state_dict(out['state_dict'], strict=True)
+    ft = torch.load(finetune, map_location='cpu', weights_only=True)
+    assert ft['meta']['backbone']['parallel_branch'] and any('parallel_proj' in k for k in ft['state_dict'])
+
+    seg = tmp_path / 'seg'
+    assert train_tool.main([SEG, '--work-dir', str(seg), '--cfg-options',
+                            'model.backbone.init_cfg._delete_=True', 'model.backbone.init_cfg.type=Pretrained',
+                            f'model.backbone.init_cfg.checkpoint={finetune}',
+                            *[f'{s}_dataloader.dataset.data_root={scenes}/ade' for s in ('train', 'val', 'test')],
+                            'train_cfg.max_iters=2', 'train_cfg.val_interval=2', 'train_dataloader.batch_size=2',
+                            'train_dataloader.num_workers=0', 'train_dataloader.persistent_workers=False',
+                            'val_dataloader.num_workers=0', 'val_dataloader.persistent_workers=False',
+                            'default_hooks.checkpoint.interval=2']) == 0
+    log = next(seg.glob('*/*.log')).read_text()
+    assert f'load checkpoint from local path: {finetune}' in log or str(finetune) in log
+    assert (seg / 'iter_2.pth').exists()
+
+
+def test_extract_errors(tmp_path):
+    assert dino2backbone.main([str(tmp_path / 'missing.pth'), str(tmp_path / 'o.pth')]) == 2
+    torch.save(dict(state_dict={'backbone.x': torch.zeros(1)}), tmp_path / 'plain.pth')
+    assert dino2backbone.main([str(tmp_path / 'plain.pth'), str(tmp_path / 'o.pth')]) == 2
