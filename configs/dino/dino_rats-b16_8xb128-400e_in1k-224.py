@@ -11,7 +11,7 @@ model = dict(
     backbone=dict(arch='base', drop_path_rate=0.1),
     neck=dict(in_channels=embed_dims))
 train_dataloader = dict(batch_size=128)
-optim_wrapper = dict(optimizer=dict(lr=7.5e-4 * 1024 / 256), clip_grad=dict(max_norm=0.3))
+optim_wrapper = dict(optimizer=dict(lr=7.5e-4 * 1024 / 256), clip_grad=dict(_delete_=True, max_norm=0.3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-4, by_epoch=True, begin=0, end=warmup_epochs,
          convert_to_iter_based=True),

@@ -1,5 +1,7 @@
 """The DINO chain on the demo data: pretrain (tools/train.py) -> extract the teacher
 (tools/model_converters/dino2backbone.py) -> fine-tune the Mask2Former demo from it."""
+import json
+
 import torch
 
 from mmrats.datasets.sample_photos import write_sample_photos
@@ -57,3 +59,19 @@ def test_extract_errors(tmp_path):
     assert dino2backbone.main([str(tmp_path / 'missing.pth'), str(tmp_path / 'o.pth')]) == 2
     torch.save(dict(state_dict={'backbone.x': torch.zeros(1)}), tmp_path / 'plain.pth')
     assert dino2backbone.main([str(tmp_path / 'plain.pth'), str(tmp_path / 'o.pth')]) == 2
+
+
+def test_dino_demo_driver(tmp_path):
+    from tools.demo import dino_demo
+    scenes = tmp_path / 'scenes'
+    write_dataset(str(scenes), num_train=2, num_val=3, size=64)
+    wd = tmp_path / 'demo'
+    assert dino_demo.main(['--models', 'rats', '--epochs', '1', '--no-finetune', '--photos', str(tmp_path / 'photos'),
+                           '--scenes', str(scenes), '--work-dir', str(wd)]) == 0
+    res = json.loads((wd / 'dino_demo_results.json').read_text())
+    first = res['pretrain']['rats']['first_epoch']
+    assert first['epoch'] == 1 and first['loss'] > 0 and 0 < first['teacher_entropy']
+    names = [r['name'] for r in res['parts']]
+    assert names == ['rats (DINO demo)', 'rats (untrained)']
+    assert all(0 <= r['m2o'] <= 100 for r in res['parts'])
+    assert (wd / 'rats_teacher_backbone_finetune.pth').exists()

@@ -65,12 +65,14 @@ def pretrain(model: str, photos: str, work_dir: str, epochs: int | None) -> str:
     cfg.train_dataloader.dataset.dataset.data_root = photos
     cfg.work_dir = work_dir
     cfg.visualizer.name = f'visualizer:dino:{model}'
-    if epochs is not None:
+    if epochs is not None:  # the config's schedules, stretched to `epochs`
         cfg.train_cfg.max_epochs = epochs
-        warmup = min(3, max(epochs - 1, 1))
-        cfg.param_scheduler[0].end = warmup
-        cfg.param_scheduler[1].update(begin=warmup, end=epochs, T_max=max(epochs - warmup, 1))
-        cfg.param_scheduler[2].end = epochs
+        warmup, cosine, wd = cfg.param_scheduler
+        warm = min(warmup.end, epochs // 2)
+        warmup.end = warm
+        cosine.update(begin=warm, end=epochs, T_max=epochs - warm)
+        wd.end = epochs
+        cfg.param_scheduler = ([warmup] if warm else []) + [cosine, wd]
     runner = Runner.from_cfg(cfg)
     runner.train()
     return osp.join(work_dir, f'epoch_{runner.epoch}.pth')
