@@ -5,6 +5,7 @@ Standard OpenMMLab command-line semantics: ``--work-dir`` (default
 ``--cfg-options``, ``--launcher``.
 """
 import os.path as osp
+import sys
 
 import torch
 import torch.distributed as dist
@@ -45,6 +46,14 @@ def build_cfg(args) -> Config:
         else:
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    ow = cfg.get('optim_wrapper')
+    if ow is not None and ow.get('type') == 'AmpOptimWrapper' and not torch.cuda.is_available():
+        # mmengine's AmpOptimWrapper refuses the CPU; a CPU smoke run of a GPU config trains in float32
+        print('note: no CUDA device: AmpOptimWrapper (mixed precision) is replaced by OptimWrapper (float32) '
+              'for this CPU run', file=sys.stderr)
+        ow.type = 'OptimWrapper'
+        for key in ('dtype', 'loss_scale', 'use_fsdp'):
+            ow.pop(key, None)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
