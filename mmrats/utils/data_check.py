@@ -85,6 +85,20 @@ def check_data_roots(cfg, splits=SPLITS) -> None:
             if rel and not ok:
                 raise DataRootError(f'{key}: {path!r} is missing. {kind} under data_root={root!r} expects:\n'
                                     f'{layout}\n{DEMO_HINT}')
+    # after the datasets: a missing data root is the clearer first error
+    check_evaluator_files(cfg, [s.replace('_dataloader', '_evaluator') for s in splits if s != 'train_dataloader'])
+
+
+def check_evaluator_files(cfg, evaluators=('val_evaluator', 'test_evaluator')) -> None:
+    """Raise :class:`DataRootError` if an evaluator's ``ann_file`` (COCO metrics) is missing."""
+    for key in evaluators:
+        ev = cfg.get(key)
+        for i, e in enumerate(ev if isinstance(ev, (list, tuple)) else [ev] if ev else []):
+            ann = e.get('ann_file') if hasattr(e, 'get') else None
+            if ann and not osp.isfile(ann):
+                name = f'{key}[{i}]' if isinstance(ev, (list, tuple)) else key
+                raise DataRootError(f'{name}.ann_file = {ann!r} does not exist (the annotations the metric '
+                                    f'compares with). Set it with --cfg-options {name}.ann_file=PATH. {DEMO_HINT}')
 
 
 def _check_image_folder(key: str, kind: str, ds: dict) -> None:

@@ -6,6 +6,7 @@ Standard OpenMMLab command-line semantics: ``--work-dir`` (default
 """
 import os.path as osp
 import sys
+import time
 
 import torch
 import torch.distributed as dist
@@ -22,11 +23,7 @@ def enable_show_dir(cfg: Config, show_dir: str) -> None:
     if str(hook.get('type', '')).endswith('DetVisualizationHook'):
         hook['test_out_dir'] = show_dir  # mmdet: one image per test sample
     else:
-        # mmseg/mmpretrain: the visualizer's backends write into show_dir/vis_image. The
-        # visualizer is a named global instance; a fresh name makes this save_dir take effect
-        # even if another runner in the same process created one before.
-        cfg.visualizer['save_dir'] = show_dir
-        cfg.visualizer['name'] = f'visualizer:{osp.abspath(show_dir)}'
+        cfg.visualizer['save_dir'] = show_dir  # mmseg/mmpretrain: the visualizer's backends write there
 
 
 
@@ -62,6 +59,12 @@ def build_cfg(args) -> Config:
         cfg.resume, cfg.load_from = True, args.resume
     if args.show_dir:
         enable_show_dir(cfg, args.show_dir)
+    vis = cfg.get('visualizer')
+    if vis is not None and vis.get('name', 'visualizer') == 'visualizer':
+        # The visualizer is a named global instance, and the mmseg/mmdet runtimes all call it
+        # 'visualizer': a second run in the same process (the demo drivers, the tests) would get
+        # the first run's instance, and its logs and pictures would go to the first work dir.
+        vis['name'] = f'visualizer:{osp.abspath(cfg.work_dir)}:{time.time_ns()}'
     return cfg
 
 

@@ -25,7 +25,9 @@ def scenes(tmp_path_factory):
 
 def short_run(root, config, work_dir, iters, extra=()):
     data = 'ade' if config == SEG else 'coco/'
-    return ['--work-dir', str(work_dir), *extra, '--cfg-options',
+    ann = [] if config == SEG else [f'{s}_evaluator.ann_file={root}/coco/annotations/instances_val2017.json'
+                                    for s in ('val', 'test')]
+    return ['--work-dir', str(work_dir), *extra, '--cfg-options', *ann,
             f'train_dataloader.dataset.data_root={root}/{data}', f'val_dataloader.dataset.data_root={root}/{data}',
             f'test_dataloader.dataset.data_root={root}/{data}', f'train_cfg.max_iters={iters}',
             f'train_cfg.val_interval={iters}', 'default_hooks.checkpoint.interval=2',
@@ -90,6 +92,14 @@ def test_missing_data_root_is_a_clear_error(tmp_path, capsys):
     assert train_tool.main([DET, '--work-dir', str(tmp_path), '--cfg-options',
                             f'train_dataloader.dataset.data_root={tmp_path}/coco/']) == 2
     assert 'annotations/instances_train2017.json' in capsys.readouterr().err
+
+
+def test_missing_evaluator_annotations_are_a_clear_error(scenes, tmp_path, capsys):
+    args = short_run(scenes, DET, tmp_path, 1)
+    args = [a for a in args if not a.startswith('val_evaluator.ann_file')] + \
+        [f'val_evaluator.ann_file={tmp_path}/none.json']
+    assert train_tool.main([DET, *args]) == 2
+    assert f"val_evaluator.ann_file = '{tmp_path}/none.json' does not exist" in capsys.readouterr().err
 
 
 def test_two_process_distributed_training(scenes, tmp_path):
