@@ -17,7 +17,6 @@ configs load.
 """
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 from mmengine.config import Config
@@ -26,6 +25,7 @@ import mmrats  # noqa: F401  (resume fix: mmengine checkpoints load with weights
 from mmrats.models import RATSViT
 from mmrats.models.utils import (CheckpointMismatchError, check_state_dict, convert_rats_to_finetune,
                                  extract_state_dict)
+from mmrats.utils.cli import check_paths
 
 BACKBONE_ARGS = ('arch', 'mode', 'img_size', 'patch_size', 'num_registers', 'with_cls_token', 'shared_registers',
                  'learned_communicate', 'final_norm', 'layer_scale_init', 'qkv_bias')
@@ -61,13 +61,10 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    src, dst = Path(args.src), Path(args.dst)
-    if not src.is_file():
-        print(f'error: source checkpoint {src} does not exist', file=sys.stderr)
+    paths = check_paths(args.src, args.dst, args.force)
+    if paths is None:
         return 2
-    if dst.exists() and not args.force:
-        print(f'error: {dst} exists; pass --force to overwrite it', file=sys.stderr)
-        return 2
+    src, dst = paths
     ckpt = torch.load(src, map_location='cpu', weights_only=True)
     prefix = 'backbone.' if args.student else 'teacher.backbone.'
     sd = extract_state_dict(ckpt, prefix)

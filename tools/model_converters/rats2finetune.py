@@ -11,7 +11,6 @@ checks that it computes the same function as the pretrained backbone.
 """
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 
@@ -19,6 +18,7 @@ from mmrats.models import RATSViT
 from mmrats.models.utils import (CheckpointMismatchError, check_state_dict, convert_rats_to_finetune,
                                  extract_state_dict)
 from mmrats.models.utils.ckpt_convert import infer_vit_arch
+from mmrats.utils.cli import check_paths
 
 
 def parse_args(argv=None):
@@ -36,13 +36,10 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    src, dst = Path(args.src), Path(args.dst)
-    if not src.is_file():
-        print(f'error: source checkpoint {src} does not exist', file=sys.stderr)
+    paths = check_paths(args.src, args.dst, args.force)
+    if paths is None:
         return 2
-    if dst.exists() and not args.force:
-        print(f'error: {dst} exists; pass --force to overwrite it', file=sys.stderr)
-        return 2
+    src, dst = paths
     ckpt = torch.load(src, map_location='cpu', weights_only=False)
     prefix = args.prefix
     if prefix is None:

@@ -11,13 +11,13 @@ checkpoint=DST)`` of a ``mmrats.RATSViT`` backbone loads.
 """
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 
 from mmrats.models import RATSViT
 from mmrats.models.utils import CheckpointMismatchError, check_state_dict, convert_vit_to_ratsvit
 from mmrats.models.utils.ckpt_convert import infer_vit_arch
+from mmrats.utils.cli import check_paths
 
 
 def parse_args(argv=None):
@@ -31,13 +31,10 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    src, dst = Path(args.src), Path(args.dst)
-    if not src.is_file():
-        print(f'error: source checkpoint {src} does not exist', file=sys.stderr)
+    paths = check_paths(args.src, args.dst, args.force)
+    if paths is None:
         return 2
-    if dst.exists() and not args.force:
-        print(f'error: {dst} exists; pass --force to overwrite it', file=sys.stderr)
-        return 2
+    src, dst = paths
     ckpt = torch.load(src, map_location='cpu', weights_only=False)
     sd, report = convert_vit_to_ratsvit(ckpt)
     kwargs = infer_vit_arch(sd, args.num_heads)

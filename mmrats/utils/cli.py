@@ -1,0 +1,16 @@
+"""Small helpers the command-line tools share."""
+import sys
+from pathlib import Path
+
+
+def check_paths(src: str, dst: str, force: bool) -> tuple[Path, Path] | None:
+    """``(src, dst)`` as paths, or None after printing why the conversion cannot start
+    (a missing source; an existing output without ``--force``: nothing is overwritten)."""
+    src_p, dst_p = Path(src), Path(dst)
+    if not src_p.is_file():
+        print(f'error: source checkpoint {src_p} does not exist', file=sys.stderr)
+        return None
+    if dst_p.exists() and not force:
+        print(f'error: {dst_p} exists; pass --force to overwrite it', file=sys.stderr)
+        return None
+    return src_p, dst_p
