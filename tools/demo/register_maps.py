@@ -35,7 +35,7 @@ def load_image(path: str | None, size: int) -> tuple[np.ndarray, torch.Tensor]:
             raise SystemExit(f'error: --image {path} does not exist')
         img = Image.open(path).convert('RGB')
     img = img.resize((size, size), Image.BICUBIC)
-    arr = np.asarray(img)
+    arr = np.array(img)  # writable: torch.from_numpy warns on read-only arrays
     x = (torch.from_numpy(arr).float().permute(2, 0, 1) / 255 - torch.tensor(MEAN)[:, None, None]) \
         / torch.tensor(STD)[:, None, None]
     return arr, x[None]
