@@ -9,6 +9,7 @@ this scope among the root's children, and imports the locations on lookup.
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import METRICS as MMENGINE_METRICS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
@@ -18,3 +19,5 @@ DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmrats', locatio
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmrats', locations=['mmrats.datasets'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmrats', locations=['mmrats.evaluation'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmrats', locations=['mmrats.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+                                      scope='mmrats', locations=['mmrats.engine'])

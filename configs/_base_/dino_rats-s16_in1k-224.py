@@ -24,6 +24,7 @@ model = dict(
 optim_wrapper = dict(
     type='AmpOptimWrapper',
     dtype='bfloat16',
+    constructor='mmrats.TeacherFreeOptimWrapperConstructor',  # the EMA teacher is not optimised
     optimizer=dict(type='AdamW', lr=base_lr, betas=(0.9, 0.999), weight_decay=0.04),
     clip_grad=None,
     paramwise_cfg=dict(

@@ -63,6 +63,7 @@ model = dict(
     head=dict(out_channels=out_channels))
 
 optim_wrapper = dict(type='OptimWrapper', _delete_=True,
+                     constructor='mmrats.TeacherFreeOptimWrapperConstructor',
                      optimizer=dict(type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=0.04),
                      paramwise_cfg={{_base_.optim_wrapper.paramwise_cfg}})
 param_scheduler = [

@@ -1,4 +1,5 @@
-"""Hooks and other runner pieces (registered in the mmrats scope)."""
+"""Hooks, optimizer constructors and other runner pieces (registered in the mmrats scope)."""
 from .hooks import DINOTeacherHook, FreezeLastLayerHook
+from .optimizers import TeacherFreeOptimWrapperConstructor
 
-__all__ = ['DINOTeacherHook', 'FreezeLastLayerHook']
+__all__ = ['DINOTeacherHook', 'FreezeLastLayerHook', 'TeacherFreeOptimWrapperConstructor']

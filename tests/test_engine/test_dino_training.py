@@ -119,6 +119,10 @@ def test_schedules_and_frozen_last_layer(photos, tmp_path):
     assert rows[0]['weight_decay'] == pytest.approx(0.04, rel=1e-3) and rows[-1]['weight_decay'] > 0.04
     groups = runner.optim_wrapper.optimizer.param_groups
     assert any(g['weight_decay'] == 0 for g in groups)
+    # the EMA teacher is left out of the optimizer (TeacherFreeOptimWrapperConstructor)
+    in_optimizer = {id(p) for g in groups for p in g['params']}
+    assert not in_optimizer & {id(p) for p in runner.model.teacher.parameters()}
+    assert {id(p) for p in runner.model.backbone.parameters()} <= in_optimizer
     for r in rows:
         assert 0 < r['teacher_entropy'] and 0 <= r['teacher_kl_uniform']
 

@@ -1,0 +1,3 @@
+from .teacher_free_constructor import TeacherFreeOptimWrapperConstructor
+
+__all__ = ['TeacherFreeOptimWrapperConstructor']
