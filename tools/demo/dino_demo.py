@@ -46,11 +46,11 @@ CONFIGS = {'rats': 'configs/demo/dino_rats-demo_1xb16-12e_sample-photos-96.py',
 MONITORS = ('loss', 'teacher_entropy', 'teacher_kl_uniform')
 
 
-def epoch_means(work_dir: str) -> list[dict]:
-    """Mean loss and collapse monitors per epoch, from the run's scalars.json."""
-    rows = []
-    for path in sorted(Path(work_dir).glob('*/vis_data/scalars.json')):
-        rows += [json.loads(line) for line in path.read_text().splitlines()]
+def epoch_means(log_dir: str) -> list[dict]:
+    """Mean loss and collapse monitors per epoch, from one run's ``vis_data/scalars.json``
+    (``log_dir`` is that run's timestamped folder: earlier runs in the work dir are not mixed in)."""
+    path = Path(log_dir) / 'vis_data' / 'scalars.json'
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
     rows = [r for r in rows if 'loss' in r and 'epoch' in r]
     out = []
     for e in sorted({r['epoch'] for r in rows}):
@@ -59,8 +59,8 @@ def epoch_means(work_dir: str) -> list[dict]:
     return out
 
 
-def pretrain(model: str, photos: str, work_dir: str, epochs: int | None) -> str:
-    """Train the demo DINO config; returns the last checkpoint."""
+def pretrain(model: str, photos: str, work_dir: str, epochs: int | None) -> tuple[str, str]:
+    """Train the demo DINO config; returns the last checkpoint and the run's log folder."""
     cfg = Config.fromfile(str(REPO / CONFIGS[model]))
     cfg.train_dataloader.dataset.dataset.data_root = photos
     cfg.work_dir = work_dir
@@ -75,7 +75,7 @@ def pretrain(model: str, photos: str, work_dir: str, epochs: int | None) -> str:
         cfg.param_scheduler = ([warmup] if warm else []) + [cosine, wd]
     runner = Runner.from_cfg(cfg)
     runner.train()
-    return osp.join(work_dir, f'epoch_{runner.epoch}.pth')
+    return osp.join(work_dir, f'epoch_{runner.epoch}.pth'), runner.log_dir
 
 
 def part_rows(scenes: str, checkpoints: dict[str, str | None], out_dir: str, top_k: int) -> list[dict]:
@@ -119,8 +119,8 @@ def main(argv=None) -> int:
     for model in args.models:
         wd = osp.join(args.work_dir, model)
         start = time.time()
-        ckpt = pretrain(model, args.photos, wd, args.epochs)
-        epochs = epoch_means(wd)
+        ckpt, log_dir = pretrain(model, args.photos, wd, args.epochs)
+        epochs = epoch_means(log_dir)
         results['pretrain'][model] = dict(config=CONFIGS[model], seconds=round(time.time() - start, 1),
                                           first_epoch=epochs[0], last_epoch=epochs[-1], checkpoint=ckpt)
         backbone = osp.join(args.work_dir, f'{model}_teacher_backbone.pth')
