@@ -59,12 +59,20 @@ def build_cfg(args) -> Config:
         cfg.resume, cfg.load_from = True, args.resume
     if args.show_dir:
         enable_show_dir(cfg, args.show_dir)
+    unique_visualizer(cfg)
+    return cfg
+
+
+def unique_visualizer(cfg: Config) -> Config:
+    """Give the config's visualizer a name no other run in this process has.
+
+    The visualizer is a named global instance, and the mmseg/mmdet runtimes all call it
+    'visualizer': a second run in the same process (the demo drivers, the tests) would get the
+    first run's instance, and its logs and pictures would go to the first work dir.
+    """
     vis = cfg.get('visualizer')
-    if vis is not None and vis.get('name', 'visualizer') == 'visualizer':
-        # The visualizer is a named global instance, and the mmseg/mmdet runtimes all call it
-        # 'visualizer': a second run in the same process (the demo drivers, the tests) would get
-        # the first run's instance, and its logs and pictures would go to the first work dir.
-        vis['name'] = f'visualizer:{osp.abspath(cfg.work_dir)}:{time.time_ns()}'
+    if vis is not None and vis.get('name', 'visualizer') == 'visualizer':  # a user's own name is kept
+        vis['name'] = f"visualizer:{osp.abspath(cfg.get('work_dir') or '.')}:{time.time_ns()}"
     return cfg
 
 

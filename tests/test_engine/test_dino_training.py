@@ -9,6 +9,7 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmrats.datasets.sample_photos import write_sample_photos
+from mmrats.utils.run_config import unique_visualizer
 from mmrats.engine.hooks import momentum_at, teacher_temp_at
 from tests.conftest import REPO
 
@@ -50,7 +51,7 @@ def tiny_cfg(photos, work_dir, max_epochs=2, freeze_epochs=1, warmup_epochs=2) -
     cfg.default_hooks.checkpoint.interval = 1
     cfg.default_hooks.checkpoint.max_keep_ckpts = 3
     cfg.log_processor.window_size = 1
-    cfg.visualizer.name = f'vis:{work_dir}'
+    unique_visualizer(cfg)
     return cfg
 
 

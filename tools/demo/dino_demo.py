@@ -34,6 +34,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmrats.datasets.sample_photos import write_sample_photos
+from mmrats.utils.run_config import unique_visualizer
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -64,7 +65,7 @@ def pretrain(model: str, photos: str, work_dir: str, epochs: int | None) -> tupl
     cfg = Config.fromfile(str(REPO / CONFIGS[model]))
     cfg.train_dataloader.dataset.dataset.data_root = photos
     cfg.work_dir = work_dir
-    cfg.visualizer.name = f'visualizer:dino:{model}'
+    unique_visualizer(cfg)
     if epochs is not None:  # the config's schedules, stretched to `epochs`
         cfg.train_cfg.max_epochs = epochs
         warmup, cosine, wd = cfg.param_scheduler

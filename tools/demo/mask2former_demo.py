@@ -31,6 +31,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmrats.datasets.synthetic_scenes import write_dataset
+from mmrats.utils.run_config import unique_visualizer
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = {
@@ -76,14 +77,14 @@ def evaluate_untrained(cfg: Config) -> dict:
     cfg = cfg.copy()
     cfg.work_dir = osp.join(cfg.work_dir, 'untrained')
     cfg.load_from, cfg.resume = None, False
-    cfg.visualizer.name = 'visualizer:untrained'
+    unique_visualizer(cfg)
     return Runner.from_cfg(cfg).test()
 
 
 def train_and_evaluate(cfg: Config) -> dict:
     """Train, then evaluate the trained model on the test split."""
     cfg = cfg.copy()
-    cfg.visualizer.name = 'visualizer:train'
+    unique_visualizer(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
     return runner.test()

@@ -23,8 +23,8 @@ from mmengine.config import Config
 
 import mmrats  # noqa: F401  (resume fix: mmengine checkpoints load with weights_only=True)
 from mmrats.models import RATSViT
-from mmrats.models.utils import (CheckpointMismatchError, check_state_dict, convert_rats_to_finetune,
-                                 extract_state_dict)
+from mmrats.models.utils import CheckpointMismatchError, check_state_dict, extract_state_dict
+from mmrats.models.utils.ckpt_convert import verified_finetune_state_dict
 from mmrats.utils.cli import check_paths
 
 BACKBONE_ARGS = ('arch', 'mode', 'img_size', 'patch_size', 'num_registers', 'with_cls_token', 'shared_registers',
@@ -78,18 +78,8 @@ def main(argv=None) -> int:
         pretrained.load_state_dict(sd, strict=True)
         cfg = dict(type='mmrats.RATSViT', **kwargs)
         if args.finetune:
-            if pretrained.mode != 'rats':
-                raise ValueError('--finetune adds the parallel branch of RATS; this backbone is '
-                                 f"mode={pretrained.mode!r} (a ViT fine-tunes as it is)")
-            sd = convert_rats_to_finetune(sd, parallel_qkv=args.parallel_qkv)
-            finetune = RATSViT(**kwargs, parallel_branch=True, parallel_qkv=args.parallel_qkv).eval()
-            check_state_dict(finetune, sd, source=f'{dst} (fine-tuning backbone)')
-            finetune.load_state_dict(sd, strict=True)
-            x = torch.randn(1, 3, 64, 64)
-            with torch.no_grad():
-                diff = (pretrained(x)[0] - finetune(x)[0]).abs().max().item()
-            if diff > 1e-5:
-                raise ValueError(f'the fine-tuning backbone differs from the pretrained one by {diff}')
+            sd, _ = verified_finetune_state_dict(pretrained, kwargs, args.parallel_qkv,
+                                                 source=f'{dst} (fine-tuning backbone)')
             cfg.update(parallel_branch=True, parallel_qkv=args.parallel_qkv)
     except (ValueError, KeyError, CheckpointMismatchError) as e:
         print(f'error: {e}', file=sys.stderr)

@@ -15,9 +15,8 @@ import sys
 import torch
 
 from mmrats.models import RATSViT
-from mmrats.models.utils import (CheckpointMismatchError, check_state_dict, convert_rats_to_finetune,
-                                 extract_state_dict)
-from mmrats.models.utils.ckpt_convert import infer_vit_arch
+from mmrats.models.utils import CheckpointMismatchError, check_state_dict, extract_state_dict
+from mmrats.models.utils.ckpt_convert import check_rats_pretrained, infer_vit_arch, verified_finetune_state_dict
 from mmrats.utils.cli import check_paths
 
 
@@ -45,30 +44,19 @@ def main(argv=None) -> int:
     if prefix is None:
         raw = extract_state_dict(ckpt)
         prefix = 'backbone.' if 'registers' not in raw and 'backbone.registers' in raw else None
+    pre = extract_state_dict(ckpt, prefix)
     try:
-        sd = convert_rats_to_finetune(ckpt, prefix=prefix, parallel_qkv=args.parallel_qkv)
-    except ValueError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 1
-    pre = {k: v for k, v in sd.items() if '.attn.parallel_' not in k}
-    kwargs = infer_vit_arch(pre, args.num_heads)
-    kwargs.update(mode='rats', with_cls_token=False, num_registers=pre['registers'].shape[1],
-                  learned_communicate='blocks.0.attn.comm_qkv' in pre)
-    pretrained = RATSViT(**kwargs).eval()
-    finetune = RATSViT(**kwargs, parallel_branch=True, parallel_qkv=args.parallel_qkv).eval()
-    try:
+        check_rats_pretrained(pre)
+        kwargs = infer_vit_arch(pre, args.num_heads)
+        kwargs.update(mode='rats', with_cls_token=False, num_registers=pre['registers'].shape[1],
+                      learned_communicate='blocks.0.attn.comm_qkv' in pre)
+        pretrained = RATSViT(**kwargs).eval()
         check_state_dict(pretrained, pre, source=f'{src} (pretrained backbone)')
-        check_state_dict(finetune, sd, source=f'{dst} (fine-tuning backbone)')
-    except CheckpointMismatchError as e:
+        pretrained.load_state_dict(pre, strict=True)
+        sd, diff = verified_finetune_state_dict(pretrained, kwargs, args.parallel_qkv,
+                                                source=f'{dst} (fine-tuning backbone)')
+    except (ValueError, KeyError, CheckpointMismatchError) as e:
         print(f'error: {e}', file=sys.stderr)
-        return 1
-    pretrained.load_state_dict(pre, strict=True)
-    finetune.load_state_dict(sd, strict=True)
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        diff = (pretrained(x)[0] - finetune(x)[0]).abs().max().item()
-    if diff > 1e-5:
-        print(f'error: the fine-tuning backbone differs from the pretrained one by {diff}', file=sys.stderr)
         return 1
     dst.parent.mkdir(parents=True, exist_ok=True)
     cfg = dict(type='mmrats.RATSViT', **kwargs, parallel_branch=True, parallel_qkv=args.parallel_qkv)

@@ -93,6 +93,15 @@ def infer_vit_arch(state_dict: Mapping[str, Tensor], num_heads: int | None = Non
                 qkv_bias='blocks.0.attn.qkv.bias' in state_dict)
 
 
+def check_rats_pretrained(sd: Mapping[str, Tensor]) -> None:
+    """Raise ``ValueError`` unless ``sd`` is a RATS backbone without a parallel branch."""
+    if 'registers' not in sd or 'cls_token' in sd or 'blocks.0.attn.qkv.weight' not in sd:
+        raise ValueError('not a RATS backbone state dict (expects registers, blocks.*.attn.qkv and no '
+                         f'cls_token; keys start with {sorted(sd)[:5]}); set the prefix (e.g. backbone.)')
+    if any('.attn.parallel_' in k for k in sd):
+        raise ValueError('checkpoint already has a parallel branch (blocks.*.attn.parallel_*)')
+
+
 def convert_rats_to_finetune(checkpoint: Mapping, prefix: str | None = None,
                              parallel_qkv: str = 'shared') -> dict[str, Tensor]:
     """Add the parallel full-rank branch to a RATS pretraining backbone.
@@ -111,11 +120,7 @@ def convert_rats_to_finetune(checkpoint: Mapping, prefix: str | None = None,
     if parallel_qkv not in ('shared', 'separate'):
         raise ValueError(f"parallel_qkv must be 'shared' or 'separate', got {parallel_qkv!r}")
     sd = extract_state_dict(checkpoint, prefix)
-    if 'registers' not in sd or 'cls_token' in sd or 'blocks.0.attn.qkv.weight' not in sd:
-        raise ValueError('not a RATS backbone state dict (expects registers, blocks.*.attn.qkv and no '
-                         f'cls_token; keys start with {sorted(sd)[:5]}); set the prefix (e.g. backbone.)')
-    if any('.attn.parallel_' in k for k in sd):
-        raise ValueError('checkpoint already has a parallel branch (blocks.*.attn.parallel_*)')
+    check_rats_pretrained(sd)
     out = dict(sd)
     for k, w in sd.items():
         m = re.fullmatch(r'(blocks\.\d+\.attn\.)qkv\.weight', k)
@@ -129,3 +134,36 @@ def convert_rats_to_finetune(checkpoint: Mapping, prefix: str | None = None,
             if p + 'qkv.bias' in sd:
                 out[p + 'parallel_qkv.bias'] = sd[p + 'qkv.bias'].clone()
     return out
+
+
+def verified_finetune_state_dict(pretrained: torch.nn.Module, backbone_kwargs: dict, parallel_qkv: str = 'shared',
+                                 source: str = 'fine-tuning backbone', atol: float = 1e-5) -> tuple[dict, float]:
+    """:func:`convert_rats_to_finetune` of a loaded pretrained ``RATSViT``, checked end to end.
+
+    The result is loaded strictly into ``RATSViT(**backbone_kwargs, parallel_branch=True)`` and
+    must compute the pretrained function (spec, "Fine-tuning": the branch starts at zero) on a
+    random image.
+
+    Returns:
+        ``(state_dict, max_abs_difference)``.
+
+    Raises:
+        CheckpointMismatchError: the converted keys do not fit the fine-tuning backbone.
+        ValueError: not a RATS backbone, or the outputs differ by more than ``atol``.
+    """
+    from mmrats.models.backbones import RATSViT  # here: the backbone imports this package
+    from .checkpoint_loading import check_state_dict
+
+    if getattr(pretrained, 'mode', None) != 'rats':
+        raise ValueError('the parallel branch is a RATS option; this backbone is '
+                         f"mode={getattr(pretrained, 'mode', None)!r} (a ViT fine-tunes as it is)")
+    sd = convert_rats_to_finetune(pretrained.state_dict(), parallel_qkv=parallel_qkv)
+    finetune = RATSViT(**backbone_kwargs, parallel_branch=True, parallel_qkv=parallel_qkv).eval()
+    check_state_dict(finetune, sd, source=source)
+    finetune.load_state_dict(sd, strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        diff = (pretrained.eval()(x)[0] - finetune(x)[0]).abs().max().item()
+    if diff > atol:
+        raise ValueError(f'the fine-tuning backbone differs from the pretrained one by {diff}')
+    return sd, diff
