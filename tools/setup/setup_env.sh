@@ -44,7 +44,8 @@ else
   # setuptools 82 dropped pkg_resources, which mmcv and mmengine's Config use:
   # pin it last, in case a dependency upgraded it.
   pip_ "setuptools>=77,<82"
-  "$py" - <<'PY'
+  # The sanity check reports on stderr: stdout carries only the python path.
+  "$py" - >&2 <<'PY'
 import importlib.metadata as md
 import mmcv.ops  # noqa: F401  (compiled ops present)
 import mmdet, mmseg, mmpretrain  # noqa: F401
