@@ -1,4 +1,4 @@
-"""Unsupervised part-segmentation metrics (paper Appendix E; ``shared/design/rats-spec.md`` "Metrics").
+"""Unsupervised part-segmentation metrics (paper Appendix E; docs/method.md "Metrics").
 
 All three compare a predicted labelling with a ground-truth labelling of the
 same image, both integer label maps whose values are arbitrary region ids

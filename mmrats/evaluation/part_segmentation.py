@@ -1,4 +1,4 @@
-"""Unsupervised part segmentation from register maps (paper §3.2 Eq. 7, §4.2; ``rats-spec.md``).
+"""Unsupervised part segmentation from register maps (paper §3.2 Eq. 7, §4.2; docs/method.md).
 
 The pipeline of the spec's "Register similarity maps and part segmentation":
 per image, one score map per candidate region on the ``(H/16, W/16)`` patch

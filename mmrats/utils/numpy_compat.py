@@ -1,4 +1,4 @@
-"""Compatibility of mmcv 2.1.0 with numpy 2 (see ../shared/design/environment.md).
+"""Compatibility of mmcv 2.1.0 with numpy 2 (see docs/install.md).
 
 ``mmcv.adjust_hue`` shifts the hue channel by ``np.uint8(hue_factor * 255)``.
 numpy 2 refuses to turn a negative Python number into ``uint8``

@@ -1,4 +1,4 @@
-"""A direct, deliberately naive transcription of shared/design/rats-spec.md.
+"""A direct, deliberately naive transcription of the model as written out in docs/method.md.
 
 It computes everything the spec writes (full q, k, v for every token,
 per-head loops, explicit zero slices, explicit softmax) and is used only to

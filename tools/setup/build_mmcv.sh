@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build mmcv 2.1.0 with its compiled ops for the torch in PYTHON, or reuse the
-# wheel cached under WHEEL_DIR/<torch version>/ (see environment.md):
+# wheel cached under WHEEL_DIR/<torch version>/ (see docs/install.md):
 #   bash tools/setup/build_mmcv.sh PYTHON WHEEL_DIR
 # - build isolation off, so setup.py sees torch and builds the ops;
 # - mmcv 2.1.0 hard-codes -std=c++17, torch >= 2.14 headers need C++20: a

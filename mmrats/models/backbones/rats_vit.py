@@ -1,6 +1,6 @@
 """RATSViT: the RATS backbone family and its ViT baselines from one set of blocks.
 
-Modes (paper §3.2, Table 3; ``shared/design/rats-spec.md``):
+Modes (paper §3.2, Table 3; docs/method.md):
 
 * ``rats``: N registers replace [CLS]; every block's self-attention is the
   compress -> communicate -> broadcast bottleneck with registers partitioned

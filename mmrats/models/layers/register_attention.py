@@ -1,6 +1,6 @@
 """RATS register attention: compress -> communicate -> broadcast (paper §3.2).
 
-Notation of ``shared/design/rats-spec.md``: ``N`` registers, ``L`` patches,
+Notation of docs/method.md: ``N`` registers, ``L`` patches,
 ``H`` heads of width ``d``, ``n = N / H`` registers per head; register ``i``
 belongs to head ``i // n``. For head ``h`` and the ``d``-wide slice ``h`` of
 ``q, k, v = X W_qkv``::
