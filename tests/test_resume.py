@@ -1,11 +1,18 @@
-"""mmengine resume on torch >= 2.6 (``torch.load(weights_only=True)`` by default)."""
+"""mmengine resume on torch >= 2.6 (``torch.load(weights_only=True)`` by default): a resumed run starts at
+the saved iteration and ends bit-identical to an uninterrupted one."""
+import itertools
+
+import pytest
 import torch
+from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
 import mmrats  # noqa: F401  (allow-lists mmengine checkpoint classes)
 from mmrats.models import RATSViT
+
+_RUNS = itertools.count()  # a visualizer name per runner (a shared one logs into the first work dir)
 
 
 class TinyRegression(BaseModel):
@@ -30,22 +37,58 @@ class RandomData(Dataset):
         return dict(inputs=torch.randn(3, 32, 32, generator=g), targets=torch.randn((), generator=g))
 
 
+class Probe(Hook):
+    """``runner.iter`` when training starts (after any resume) and the iterations this run trained."""
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.start, self.iters = None, []
+
+    def before_train(self, runner):
+        self.start = runner.iter
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.iters.append(runner.iter + 1)  # 1-based, as the logger numbers them
+
+
 def make_runner(work_dir, max_iters, resume=False):
     torch.manual_seed(0)
-    return Runner(model=TinyRegression(), work_dir=str(work_dir),
-                  train_dataloader=dict(dataset=RandomData(), batch_size=2, num_workers=0,
-                                        sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
-                                        collate_fn=dict(type='default_collate')),
-                  train_cfg=dict(by_epoch=False, max_iters=max_iters),
-                  optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-3)),
-                  default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
-                                     logger=dict(type='LoggerHook', interval=1)),
-                  resume=resume, randomness=dict(seed=0), default_scope='mmengine')
+    runner = Runner(model=TinyRegression(), work_dir=str(work_dir),
+                    train_dataloader=dict(dataset=RandomData(), batch_size=2, num_workers=0,
+                                          sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
+                                          collate_fn=dict(type='default_collate')),
+                    train_cfg=dict(by_epoch=False, max_iters=max_iters),
+                    optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-3)),
+                    default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
+                                       logger=dict(type='LoggerHook', interval=1)),
+                    visualizer=dict(type='Visualizer', name=f'resume-test:{next(_RUNS)}'),
+                    resume=resume, randomness=dict(seed=0), default_scope='mmengine')
+    runner.probe = Probe()
+    runner.register_hook(runner.probe)
+    return runner
+
+
+def assert_resumed_from_2_and_equal(full, resumed):
+    """The claims of a resume at iteration 2 of 4 (raises AssertionError for a run that did not resume)."""
+    assert resumed.probe.start == 2, f'training started at iteration {resumed.probe.start}, not at the saved 2'
+    assert resumed.probe.iters == [3, 4]
+    assert resumed.iter == full.iter == 4
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    sa = full.optim_wrapper.optimizer.state_dict()['state']
+    sb = resumed.optim_wrapper.optimizer.state_dict()['state']
+    assert sa.keys() == sb.keys()
+    for i in sa:
+        for k in ('exp_avg', 'exp_avg_sq', 'step'):
+            assert torch.equal(sa[i][k], sb[i][k]), (i, k)
 
 
 def test_resume_continues_from_saved_iteration(tmp_path):
     full = make_runner(tmp_path / 'full', 4)
     full.train()
+    assert full.probe.start == 0 and full.probe.iters == [1, 2, 3, 4]
     part = make_runner(tmp_path / 'part', 2)
     part.train()
     assert (tmp_path / 'part' / 'iter_2.pth').exists()
@@ -54,12 +97,10 @@ def test_resume_continues_from_saved_iteration(tmp_path):
     assert ckpt['meta']['iter'] == 2
     resumed = make_runner(tmp_path / 'part', 4, resume=True)
     resumed.train()
-    assert resumed.iter == 4
-    a, b = full.model.state_dict(), resumed.model.state_dict()
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], msg=k)
-    sa = full.optim_wrapper.optimizer.state_dict()['state']
-    sb = resumed.optim_wrapper.optimizer.state_dict()['state']
-    for i in sa:
-        torch.testing.assert_close(sa[i]['exp_avg'], sb[i]['exp_avg'])
-        assert sa[i]['step'] == sb[i]['step']
+    assert_resumed_from_2_and_equal(full, resumed)
+    # control: with nothing to resume mmengine trains from scratch (bit-identical to `full`), and the
+    # assertions above must tell that apart from a resume
+    scratch = make_runner(tmp_path / 'empty', 4, resume=True)
+    scratch.train()
+    with pytest.raises(AssertionError, match='training started at iteration 0'):
+        assert_resumed_from_2_and_equal(full, scratch)
