@@ -5,17 +5,19 @@
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 
 Prints the config's metrics (mIoU for mmseg, box/mask AP for mmdet) and, with
-``--show-dir``, renders every prediction as an image.
+``--show-dir``, renders every prediction as an image. Before the runner is
+built, a pre-flight (``mmrats.utils.preflight_check``) checks CHECKPOINT, the
+test dataset's folders and that its classes agree with the head; a problem is
+one ``error:`` line on stderr and exit status 2.
 """
 import argparse
 import os
-import os.path as osp
 import sys
 
 import mmrats  # noqa: F401  (first: torch >= 2.6 resume fix, known-warning filters)
 from mmengine.config import DictAction
 from mmengine.runner import Runner
-from mmrats.utils import DataRootError, check_data_roots
+from mmrats.utils import PreflightError, preflight
 from mmrats.utils.run_config import build_cfg, prepare_cpu_distributed
 
 
@@ -36,14 +38,12 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if not osp.isfile(args.checkpoint):
-        print(f'error: checkpoint {args.checkpoint} does not exist', file=sys.stderr)
-        return 2
     cfg = build_cfg(args)
     cfg.load_from = args.checkpoint
     try:
-        check_data_roots(cfg, ('test_dataloader',))
-    except DataRootError as e:
+        # the model's init_cfg files are not loaded when testing: CHECKPOINT replaces them
+        preflight(cfg, ('test_dataloader',), load_from_key='CHECKPOINT', model_weights=False)
+    except PreflightError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     prepare_cpu_distributed(cfg)

@@ -5,8 +5,11 @@
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi] [--show-dir DIR]
 
 The standard OpenMMLab command line (as mmseg/mmdet/mmpretrain's own
-tools/train.py). Before the run starts, the dataset folders the config names
-are checked (a clear error names the path and the expected layout).
+tools/train.py). Before the runner is built, a pre-flight
+(``mmrats.utils.preflight_check``) checks the dataset folders, every weights
+file the run would load (``init_cfg`` checkpoints, ``load_from``, ``--resume
+PATH``) and that the classes of the config, its head and its annotations agree;
+a problem is one ``error:`` line on stderr and exit status 2.
 """
 import argparse
 import os
@@ -15,8 +18,9 @@ import sys
 import mmrats  # noqa: F401  (first: torch >= 2.6 resume fix, known-warning filters)
 from mmengine.config import DictAction
 from mmengine.runner import Runner
-from mmrats.utils import DataRootError, check_data_roots
+from mmrats.utils import PreflightError, preflight
 from mmrats.utils.run_config import build_cfg, prepare_cpu_distributed
+from mmrats.utils.weights_check import check_checkpoint
 
 
 def parse_args(argv=None):
@@ -37,10 +41,14 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    cfg = build_cfg(args)
+    resume_path = args.resume not in (None, 'auto')
     try:
-        check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
-    except DataRootError as e:
+        if resume_path:  # before build_cfg, which stops on a missing file without naming a converter
+            check_checkpoint('--resume', args.resume)
+        cfg = build_cfg(args)
+        preflight(cfg, ('train_dataloader', 'val_dataloader'),
+                  load_from_key='--resume' if resume_path else 'load_from')
+    except PreflightError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     prepare_cpu_distributed(cfg)

@@ -27,7 +27,14 @@ DEMO_HINT = ('For the embedded demo data run: python tools/dataset_converters/ma
              '--out data/synthetic')
 
 
-class DataRootError(FileNotFoundError):
+class PreflightError(Exception):
+    """A problem found before the runner is built; ``str(e)`` is the message for the user.
+
+    ``tools/train.py`` and ``tools/test.py`` print it after ``error:`` and exit with status 2.
+    """
+
+
+class DataRootError(PreflightError, FileNotFoundError):
     """A dataset folder or annotation file that a config names does not exist."""
 
 

@@ -12,6 +12,8 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
+from .weights_check import WeightsError, check_checkpoint
+
 
 def enable_show_dir(cfg: Config, show_dir: str) -> None:
     """Turn on the toolbox's visualization hook, drawing into ``show_dir``."""
@@ -54,8 +56,10 @@ def build_cfg(args) -> Config:
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise SystemExit(f'error: --resume checkpoint {args.resume} does not exist')
+        try:
+            check_checkpoint('--resume', args.resume)
+        except WeightsError as e:
+            raise SystemExit(f'error: {e}') from None
         cfg.resume, cfg.load_from = True, args.resume
     if args.show_dir:
         enable_show_dir(cfg, args.show_dir)
