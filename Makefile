@@ -10,12 +10,13 @@ TEST_ARGS ?=
 setup:
 	@$(SETUP) >/dev/null
 
-# The main job, on embedded data, on the CPU (~10 min):
+# The main job, on embedded data, on the CPU (~8 min once set up; tools/demo/run_demo.py):
 # 1. synthetic scenes -> RATS register-query Mask2Former, untrained vs trained (mIoU; mask and box AP);
 # 2. DINO pretraining of RATS and the ViT baseline on the bundled photos -> teacher extraction ->
 #    Mask2Former fine-tuning -> part discovery on the synthetic scenes (M2O/O2O mIoU, ARI).
+# One line per stage, a progress bar, the results; DEMO_ARGS=--verbose streams every log line.
 demo:
-	@PY=$$($(SETUP)) && $$PY tools/demo/mask2former_demo.py $(DEMO_ARGS) && $$PY tools/demo/dino_demo.py
+	@PY=$$($(SETUP)) && $$PY tools/demo/run_demo.py $(DEMO_ARGS)
 
 # One image through RATS-S/16 -> its register similarity maps as a PNG.
 demo-maps:

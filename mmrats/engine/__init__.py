@@ -1,5 +1,5 @@
 """Hooks, optimizer constructors and other runner pieces (registered in the mmrats scope)."""
-from .hooks import DINOTeacherHook, FreezeLastLayerHook
+from .hooks import DINOTeacherHook, FreezeLastLayerHook, ProgressBarHook
 from .optimizers import TeacherFreeOptimWrapperConstructor
 
-__all__ = ['DINOTeacherHook', 'FreezeLastLayerHook', 'TeacherFreeOptimWrapperConstructor']
+__all__ = ['DINOTeacherHook', 'FreezeLastLayerHook', 'ProgressBarHook', 'TeacherFreeOptimWrapperConstructor']

@@ -35,6 +35,7 @@ from mmrats.datasets.part_datasets import PART_DATASETS, PartDatasetError, build
 from mmrats.evaluation.part_metrics import AVERAGING, METRICS, PartMetricAccumulator, part_scores
 from mmrats.evaluation.part_segmentation import METHODS, PartSegmenter, compress_attention_maps
 from mmrats.models import RATSViT
+from mmrats.utils.console import track
 from mmrats.visualization.part_pictures import draw_head_attention, draw_part_segmentation, plot_sweep
 
 MEAN, STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
@@ -174,7 +175,7 @@ def evaluate(seg: PartSegmenter, reader, args, size: int, top_ks: list[int], sho
     with torch.no_grad():  # warm-up, not timed; tells how many candidate maps there are
         num_maps = seg(torch.zeros(1, 3, size, size, device=dev), [None])[0].maps.shape[1]
     model_s, show_s, shown, t0 = 0.0, 0.0, 0, time.perf_counter()
-    for x, img, gt in loader:
+    for x, img, gt in track(loader, 'parts'):  # a bar only on a demo's quiet console
         t1 = time.perf_counter()
         outs = seg(x.to(dev), top_ks)
         labels = [o.labels.cpu().numpy() for o in outs]

@@ -15,12 +15,16 @@ End to end on the CPU, with the stock OpenMMLab runners:
    mIoU; mmdet ``CocoMetric``: box and mask AP),
 
 then prints an untrained-vs-trained table and writes it to
-``WORK_DIR/demo_results.json``. ``tools/train.py`` and ``tools/test.py`` run
+``WORK_DIR/demo_results.json``, with the folders of the trained model's
+pictures (every test image with its prediction). The console shows one line
+per stage, a progress bar and the tables; each stage's full output goes to a
+log in the work dir (``--verbose`` streams everything instead). ``tools/train.py`` and ``tools/test.py`` run
 the same configs step by step (see ``docs/downstream.md``).
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os.path as osp
 import sys
@@ -31,6 +35,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmrats.datasets.synthetic_scenes import write_dataset
+from mmrats.utils.console import say, stage
 from mmrats.utils.run_config import unique_visualizer
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -69,25 +74,43 @@ def demo_cfg(task: str, data_root: str, work_dir: str, iters: int | None) -> Con
         for sched in cfg.param_scheduler if isinstance(cfg.param_scheduler, list) else [cfg.param_scheduler]:
             sched.end = iters
     cfg.work_dir = work_dir
+    cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='mmrats.ProgressBarHook')]
     return cfg
 
 
 def evaluate_untrained(cfg: Config) -> dict:
     """Metrics of the randomly initialised model (same seed as the training run)."""
-    cfg = cfg.copy()
+    cfg = copy.deepcopy(cfg)  # a shallow copy would share the visualizer name with the caller's other runs
     cfg.work_dir = osp.join(cfg.work_dir, 'untrained')
     cfg.load_from, cfg.resume = None, False
     unique_visualizer(cfg)
     return Runner.from_cfg(cfg).test()
 
 
-def train_and_evaluate(cfg: Config) -> dict:
-    """Train, then evaluate the trained model on the test split."""
-    cfg = cfg.copy()
+def train_and_evaluate(cfg: Config, show_dir: str | None = None) -> tuple[dict, str | None]:
+    """Train, then evaluate the trained model on the test split.
+
+    With ``show_dir``, the test pass also draws every test image with its
+    prediction; returns the metrics and the folder the pictures went to.
+    """
+    cfg = copy.deepcopy(cfg)  # a shallow copy would share the visualizer name with the caller's other runs
     unique_visualizer(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
-    return runner.test()
+    pictures = _draw_test_predictions(runner, show_dir) if show_dir else None
+    return runner.test(), pictures
+
+
+def _draw_test_predictions(runner: Runner, show_dir: str) -> str:
+    """Turn on the toolbox's visualization hook for the test pass only (not the validation
+    during training); mmdet writes into ``show_dir``, mmseg into the run's ``vis_data/vis_image``."""
+    for hook in runner.hooks:
+        if type(hook).__name__.endswith('VisualizationHook'):
+            hook.draw, hook.interval = True, 1
+            if hasattr(hook, 'test_out_dir'):  # mmdet
+                hook.test_out_dir = osp.abspath(show_dir)
+                return hook.test_out_dir
+    return osp.join(runner.log_dir, 'vis_data', 'vis_image')
 
 
 def parse_args(argv=None):
@@ -98,35 +121,53 @@ def parse_args(argv=None):
     p.add_argument('--data-root', default='data/synthetic', help='where the synthetic scenes are (or go)')
     p.add_argument('--work-dir', default='work_dirs/demo', help='logs, checkpoints and demo_results.json')
     p.add_argument('--iters', type=int, default=None, help='training iterations (default: the config\'s 300)')
+    p.add_argument('--verbose', action='store_true', help='stream every log line instead of one line per stage')
     args = p.parse_args(argv)
     if args.iters is not None and args.iters < 1:
         p.error(f'--iters must be >= 1, got {args.iters}')
     return args
 
 
+def tables(results: dict) -> str:
+    """The untrained-vs-trained table of ``demo_results.json``, and where the pictures are."""
+    lines = ['RATS register-query Mask2Former on the synthetic scenes (CPU)',
+             '| task | iters | metric | untrained | trained |', '|---|---|---|---|---|']
+    for task, r in results.items():
+        lines += [f"| {task} | {r['iters']} | {k} | {r['untrained'][k]:.3f} | {r['trained'][k]:.3f} |"
+                  for k in METRICS[task]]
+    lines += [f"pictures ({task}, trained model, every test image): {r['pictures']}"
+              for task, r in results.items() if r.get('pictures')]
+    return '\n'.join(lines)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    params = ensure_dataset(args.data_root)['params']
-    print(f"synthetic scenes in {args.data_root}: {params['num_train']} train / {params['num_val']} val images")
+    logs = osp.join(args.work_dir, 'logs')
+    with stage(f'synthetic scenes in {args.data_root} (written once, deterministic)',
+               osp.join(logs, 'data.log'), args.verbose):
+        params = ensure_dataset(args.data_root)['params']
+    say(f"    {params['num_train']} train / {params['num_val']} val images")
     results = {}
     for task in args.task:
         cfg = demo_cfg(task, args.data_root, osp.join(args.work_dir, task), args.iters)
-        untrained = evaluate_untrained(cfg)
+        what = 'semantic segmentation, ADE20K layout' if task == 'seg' else 'instance segmentation, COCO layout'
+        with stage(f'Mask2Former ({what}): evaluate the untrained model', osp.join(logs, f'{task}_untrained.log'),
+                   args.verbose):
+            untrained = evaluate_untrained(cfg)
         start = time.time()
-        trained = train_and_evaluate(cfg)
+        with stage(f'Mask2Former ({what}): train {cfg.train_cfg.max_iters} iterations, then evaluate',
+                   osp.join(logs, f'{task}_train.log'), args.verbose):
+            trained, pictures = train_and_evaluate(cfg, osp.join(cfg.work_dir, 'show'))
         results[task] = dict(config=CONFIGS[task], iters=cfg.train_cfg.max_iters,
                              train_and_eval_s=round(time.time() - start, 1),
                              untrained={k: round(float(untrained[k]), 4) for k in METRICS[task]},
-                             trained={k: round(float(trained[k]), 4) for k in METRICS[task]})
+                             trained={k: round(float(trained[k]), 4) for k in METRICS[task]},
+                             pictures=pictures, work_dir=cfg.work_dir)
+        say(tables({task: results[task]}))
     out = osp.join(args.work_dir, 'demo_results.json')
     with open(out, 'w') as f:
         json.dump(results, f, indent=2)
-    print('\nRATS register-query Mask2Former on the synthetic scenes (CPU)')
-    print(f"| task | iters | metric | untrained | trained |\n|---|---|---|---|---|")
-    for task, r in results.items():
-        for k in METRICS[task]:
-            print(f"| {task} | {r['iters']} | {k} | {r['untrained'][k]:.3f} | {r['trained'][k]:.3f} |")
-    print(f'wrote {out}')
+    say(f'wrote {out}')
     return 0
 
 

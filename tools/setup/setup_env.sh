@@ -16,7 +16,8 @@ cache="${MMRATS_CACHE:-$HOME/.cache/mmrats}"
 pins="$repo/requirements/pinned.txt"
 # Bump ENV_REVISION when a change to this script changes what the environment holds.
 ENV_REVISION=1
-key="$( (cat "$pins"; echo "$ENV_REVISION") | sha256sum | cut -c1-12)"
+# The key covers what is pinned, not the comments: a reworded comment keeps the environment.
+key="$( (grep -vE '^[[:space:]]*(#|$)' "$pins"; echo "$ENV_REVISION") | sha256sum | cut -c1-12)"
 venv="$cache/venv-$key"
 py="$venv/bin/python"
 stamp="$venv/.mmrats-ready"
@@ -24,11 +25,24 @@ log() { echo "[mmrats setup] $*" >&2; }
 
 pin() { grep -E "^$1==" "$pins" | head -1; }
 
-if [[ -f "$stamp" ]] && "$py" -c "import mmcv.ops, mmdet, mmseg, mmpretrain" 2>/dev/null; then
+# One set-up at a time per cache: a second one (another terminal, a launcher, a test) waits
+# here instead of deleting the environment the first one is building.
+mkdir -p "$cache"
+if command -v flock >/dev/null; then
+  exec 9>"$cache/.setup.lock"
+  if ! flock -n 9; then
+    log "another set-up is running in $cache; waiting for it to finish"
+    flock 9
+  fi
+fi
+
+# The stamp is written only after the full import check below passed; here a cheap look
+# (find_spec imports nothing) that the packages are still there keeps a cached run fast.
+present='import importlib.util as u, sys; sys.exit(not all(u.find_spec(m) for m in ("mmcv", "mmdet", "mmseg", "mmpretrain")))'
+if [[ -f "$stamp" ]] && "$py" -c "$present" 2>/dev/null; then
   log "environment ready: $venv"
 else
   log "creating environment $venv (first run: ~20-30 min, mostly the mmcv build)"
-  mkdir -p "$cache"
   base_python="${MMRATS_PYTHON:-python3.11}"
   command -v "$base_python" >/dev/null || base_python=python3
   rm -rf "$venv"
@@ -57,7 +71,8 @@ PY
   log "environment ready: $venv"
 fi
 # mmrats itself: editable, no dependencies (they are pinned above).
-if ! (cd / && "$py" -c "import mmrats, os, sys; sys.exit(os.path.dirname(os.path.dirname(mmrats.__file__)) != '$repo')") 2>/dev/null; then
+where='import importlib.util as u, os, sys; s = u.find_spec("mmrats"); sys.exit(not s or os.path.dirname(os.path.dirname(s.origin)) != sys.argv[1])'
+if ! (cd / && "$py" -c "$where" "$repo") 2>/dev/null; then
   "$py" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -e "$repo" >&2
 fi
 echo "$py"
