@@ -205,32 +205,69 @@ class RATSViT(BaseModule):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     # ---------------------------------------------------------------- forward
-    def _embed(self, x: Tensor) -> tuple[Tensor, tuple[int, int]]:
-        """Patches + position embedding, prefixed by [CLS] and registers."""
-        tokens, hw = self.patch_embed(x)
+    def _embed(self, x: Tensor) -> tuple[Tensor | None, Tensor, tuple[int, int]]:
+        """Prefix tokens ([CLS]? registers?, or None) and patches + position embedding."""
+        patches, hw = self.patch_embed(x)
         num_pos_prefix = int(self.with_cls_token)
         pos = resize_pos_embed(self.pos_embed, self.patch_grid, hw, num_pos_prefix)
-        tokens = tokens + pos[:, num_pos_prefix:]
-        b = tokens.shape[0]
+        patches = patches + pos[:, num_pos_prefix:]
+        b = patches.shape[0]
         prefix = []
         if self.cls_token is not None:
             prefix.append((self.cls_token + pos[:, :1]).expand(b, -1, -1))
         if self.registers is not None:
             prefix.append(self.registers.expand(b, -1, -1))
-        return torch.cat(prefix + [tokens], dim=1), hw
+        return (torch.cat(prefix, dim=1) if prefix else None), patches, hw
 
-    def _run_block(self, i: int, x: Tensor) -> Tensor:
+    def _run_block(self, i: int, prefix: Tensor | None, x: Tensor,
+                   with_maps: bool = False) -> tuple[Tensor | None, Tensor, dict]:
+        """Block ``i`` on ``(prefix, x)``: registers and patches (``rats``), or None and all tokens (``mhsa``)."""
         blk = self.blocks[i]
+        if self.mode == 'rats':  # two tensors through every block: no per-block concatenation
+            if self.with_cp and self.training and torch.is_grad_enabled() and not with_maps:
+                return checkpoint(blk.forward_groups, prefix, x, use_reentrant=False)
+            return blk.forward_groups(prefix, x, with_maps)
+        if with_maps:
+            return None, *blk.forward_with_maps(x, self.num_prefix)
         if self.with_cp and self.training and x.requires_grad:
-            return checkpoint(blk, x, self.num_prefix, use_reentrant=False)
-        return blk(x, self.num_prefix)
+            return None, checkpoint(blk, x, self.num_prefix, use_reentrant=False), {}
+        return None, blk(x, self.num_prefix), {}
 
-    def _split(self, x: Tensor) -> dict[str, Tensor | None]:
-        """Named token groups of ``[CLS]? registers? patches``."""
+    def _run_blocks(self, prefix: Tensor | None, patches: Tensor, maps_of: set[int] = frozenset()
+                    ) -> tuple[Tensor | None, Tensor, list[Tensor], dict]:
+        """All blocks and the final norm.
+
+        Returns:
+            The final prefix tokens (or None) and patches, the patch tokens at
+            ``out_indices``, and the attention maps of the blocks in ``maps_of``.
+        """
+        p = self.num_prefix if self.mode == 'mhsa' else 0  # leading non-patch tokens of x
+        if p:
+            prefix, x = None, torch.cat([prefix, patches], dim=1)
+        else:
+            x = patches
+        out_tokens, maps = [], {}
+        for i in range(self.num_layers):
+            prefix, x, m = self._run_block(i, prefix, x, i in maps_of)
+            if i in maps_of:
+                maps[i] = m
+            if i in self.out_indices and i != self.num_layers - 1:
+                out_tokens.append(x[:, p:])
+        x = self.norm(x)
+        if prefix is not None:
+            prefix = self.norm(prefix)
+        elif p:
+            prefix = x[:, :p]
+        if self.num_layers - 1 in self.out_indices:
+            out_tokens.append(x[:, p:])
+        return prefix, x[:, p:], out_tokens, maps
+
+    def _named(self, prefix: Tensor | None, patches: Tensor) -> dict[str, Tensor | None]:
+        """Named token groups of ``[CLS]? registers?`` and the patches."""
         i = int(self.with_cls_token)
-        return dict(cls_token=x[:, 0] if self.with_cls_token else None,
-                    registers=x[:, i:self.num_prefix] if self.num_registers else None,
-                    patch_tokens=x[:, self.num_prefix:])
+        return dict(cls_token=prefix[:, 0] if self.with_cls_token else None,
+                    registers=prefix[:, i:] if self.num_registers else None,
+                    patch_tokens=patches)
 
     def forward_features(self, x: Tensor) -> dict:
         """Final-layer tokens by name (post-norm), like dinov2's ``forward_features``.
@@ -240,16 +277,9 @@ class RATSViT(BaseModule):
             patch_tokens=(B, L, C), patch_hw=(h, w), out_tokens=[(B, L, C)
             per out index])``.
         """
-        x, hw = self._embed(x)
-        out_tokens = []
-        for i in range(self.num_layers):
-            x = self._run_block(i, x)
-            if i in self.out_indices and i != self.num_layers - 1:
-                out_tokens.append(x[:, self.num_prefix:])
-        x = self.norm(x)
-        if self.num_layers - 1 in self.out_indices:
-            out_tokens.append(x[:, self.num_prefix:])
-        return dict(self._split(x), patch_hw=hw, out_tokens=out_tokens)
+        prefix, patches, hw = self._embed(x)
+        prefix, patches, out_tokens, _ = self._run_blocks(prefix, patches)
+        return dict(self._named(prefix, patches), patch_hw=hw, out_tokens=out_tokens)
 
     def forward(self, x: Tensor) -> BackboneOutput:
         """Feature maps ``(B, C, h, w)`` at ``out_indices`` plus named final tokens."""
@@ -270,15 +300,9 @@ class RATSViT(BaseModule):
             ``[CLS]? registers? patches``.
         """
         wanted = {i % self.num_layers for i in layers}
-        x, hw = self._embed(x)
-        maps = {}
-        for i, blk in enumerate(self.blocks):
-            if i in wanted:
-                x, maps[i] = blk.forward_with_maps(x, self.num_prefix)
-            else:
-                x = blk(x, self.num_prefix)
-        x = self.norm(x)
-        return dict(self._split(x), patch_hw=hw, maps=maps)
+        prefix, patches, hw = self._embed(x)
+        prefix, patches, _, maps = self._run_blocks(prefix, patches, wanted)
+        return dict(self._named(prefix, patches), patch_hw=hw, maps=maps)
 
     def set_fused_attention(self, fused: bool) -> None:
         """Switch every block between SDPA (fused) and the manual softmax path."""

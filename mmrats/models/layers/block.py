@@ -9,11 +9,21 @@ from .mlp import Mlp
 class Block(nn.Module):
     """``X = X + DropPath(LS1(Attn(LN1(X))))``; ``X = X + DropPath(LS2(MLP(LN2(X))))``.
 
+    Two ways to run it, with the same parameters and the same result:
+
+    * :meth:`forward` on one token tensor ``X`` (any attention);
+    * :meth:`forward_groups` on registers ``R`` and patches ``P`` kept as two
+      tensors (RATS attention only). Everything but the attention works token
+      by token, and RATS attention treats the two groups differently anyway,
+      so ``[R; P]`` never needs to be concatenated and split again in every
+      block: that saves a copy of all tokens per block, forward and backward.
+
     Args:
         dim: token width ``C``.
         attn: the token mixer: :class:`MultiheadSelfAttention` or
             :class:`RegisterAttention`; called as ``attn(x, num_prefix,
-            return_maps)``.
+            return_maps)`` (and ``attn.forward_groups(regs, patches,
+            return_maps)`` by :meth:`forward_groups`).
         mlp_ratio: MLP hidden width over ``C``.
         drop_path: stochastic-depth rate of this block.
         layer_scale_init: initial LayerScale value, or None for no LayerScale.
@@ -40,3 +50,20 @@ class Block(nn.Module):
         a, maps = self.attn(self.norm1(x), num_prefix, return_maps=True)
         x = x + self.drop_path(self.ls1(a))
         return x + self.drop_path(self.ls2(self.mlp(self.norm2(x)))), maps
+
+    def forward_groups(self, regs: Tensor, patches: Tensor,
+                       return_maps: bool = False) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """The block on registers ``(B, N, C)`` and patches ``(B, L, C)`` as two tensors.
+
+        Equal to :meth:`forward` on ``[R; P]`` (tested); drop path draws once
+        per sample for both groups.
+
+        Returns:
+            The new registers, the new patches and the attention maps
+            (``{}`` unless ``return_maps``: then the manual path's weights).
+        """
+        a_r, a_p, maps = self.attn.forward_groups(self.norm1(regs), self.norm1(patches), return_maps)
+        a_r, a_p = self.drop_path(self.ls1(a_r), self.ls1(a_p))
+        regs, patches = regs + a_r, patches + a_p
+        m_r, m_p = self.drop_path(self.ls2(self.mlp(self.norm2(regs))), self.ls2(self.mlp(self.norm2(patches))))
+        return regs + m_r, patches + m_p, maps

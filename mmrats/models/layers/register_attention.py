@@ -114,38 +114,49 @@ class RegisterAttention(nn.Module):
             self.parallel_qkv.load_state_dict(self.qkv.state_dict())
 
     def _register_queries(self, regs: Tensor) -> Tensor:
-        """Queries of the registers: ``(B, H, n, d)``, or ``(B, H, N, d)`` if shared."""
+        """Queries of the registers ``(B, N, C)``: ``(B, H, n, d)``, or ``(B, H, N, d)`` if shared."""
         b, nr, c = regs.shape
         h, d = self.num_heads, self.head_dim
         w_q, b_q = self.qkv.weight[:c], (self.qkv.bias[:c] if self.qkv.bias is not None else None)
         if self.shared:
             return F.linear(regs, w_q, b_q).view(b, nr, h, d).transpose(1, 2)
-        # Partitioned: register i only needs the query slice of its head i // n.
-        q = regs.view(b, h, nr // h, c) @ w_q.view(h, d, c).transpose(1, 2)
-        return q if b_q is None else q + b_q.view(h, 1, d)
+        # Partitioned: register i only needs the query slice of its head i // n. One batched matmul
+        # over heads, (H, B n, C) x (H, C, d): each head's weights are read once, not once per sample.
+        per_head = regs.view(b, h, nr // h, c).transpose(0, 1).reshape(h, -1, c)
+        w = w_q.view(h, d, c).transpose(1, 2)
+        q = torch.bmm(per_head, w) if b_q is None else torch.baddbmm(b_q.view(h, 1, d), per_head, w)
+        return q.view(h, b, nr // h, d).transpose(0, 1)
 
     def _register_output(self, r2: Tensor) -> Tensor:
-        """``W_o`` on the reassembled register outputs: ``(B, N, C)``."""
+        """``W_o`` on the reassembled register outputs ``r2`` ``(B, H, n, d)``: ``(B, N, C)``."""
         b, h, nh, d = r2.shape
         c = h * d
         if self.shared:
             return self.proj(r2.transpose(1, 2).reshape(b, nh, c))
-        # Block-sparse: only the C x d column block of W_o of each head is used.
-        out = r2 @ self.proj.weight.view(c, h, d).permute(1, 2, 0)  # (B, H, n, C)
-        return out.reshape(b, h * nh, c) + self.proj.bias
+        # Block-sparse: only the C x d column block of W_o of each head is used; batched over heads.
+        w = self.proj.weight.view(c, h, d).permute(1, 2, 0)  # (H, d, C)
+        out = torch.baddbmm(self.proj.bias.view(1, 1, c), r2.transpose(0, 1).reshape(h, -1, d), w)
+        return out.view(h, b, nh, c).transpose(0, 1).reshape(b, h * nh, c)
+
+    def _communicate_qkv(self, r1: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The learned communicate step's per-head ``W_q, W_k, W_v`` on ``r1`` ``(B, H, n, d)``."""
+        b, h, nh, d = r1.shape
+        qkv = torch.bmm(r1.transpose(0, 1).reshape(h, -1, d), self.comm_qkv.transpose(1, 2))  # (H, B n, 3d)
+        return tuple(t.view(h, b, nh, d).transpose(0, 1) for t in qkv.chunk(3, dim=-1))
 
     def forward(self, x: Tensor, num_prefix: int | None = None,
                 return_maps: bool = False) -> tuple[Tensor, dict[str, Tensor]]:
         """Apply RATS attention to ``x = [R; P]`` of shape ``(B, N + L, C)``.
+
+        The layout of the spec; :meth:`forward_groups` is the same computation
+        on the two token groups as separate tensors (what the backbone runs).
 
         Args:
             x: register tokens first, then patch tokens (after LayerNorm).
             num_prefix: the number of leading register tokens; must equal
                 ``num_registers`` (checked), defaults to it.
             return_maps: use the manual path and return the attention weights
-                ``compress (B, H, n, L)``, ``communicate (B, H, n, n)``,
-                ``broadcast (B, H, L, n)`` and, with the branch,
-                ``parallel (B, H, L, L)``; ``n`` is ``N`` when shared.
+                (see :meth:`forward_groups`).
 
         Returns:
             The attention output ``(B, N + L, C)`` and the maps (or ``{}``).
@@ -153,10 +164,31 @@ class RegisterAttention(nn.Module):
         nr = self.num_registers
         if num_prefix is not None and num_prefix != nr:
             raise ValueError(f'RegisterAttention built for {nr} registers got {num_prefix} prefix tokens')
-        b, t, c = x.shape
+        out_r, out_p, maps = self.forward_groups(x[:, :nr], x[:, nr:], return_maps)
+        return torch.cat([out_r, out_p], dim=1), maps
+
+    def forward_groups(self, regs: Tensor, patches: Tensor,
+                       return_maps: bool = False) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """Apply RATS attention to registers ``(B, N, C)`` and patches ``(B, L, C)``.
+
+        Args:
+            regs: register tokens (after LayerNorm).
+            patches: patch tokens (after LayerNorm).
+            return_maps: use the manual path and return the attention weights
+                ``compress (B, H, n, L)``, ``communicate (B, H, n, n)``,
+                ``broadcast (B, H, L, n)`` and, with the branch,
+                ``parallel (B, H, L, L)``; ``n`` is ``N`` when shared.
+
+        Returns:
+            The register output ``(B, N, C)``, the patch output ``(B, L, C)``
+            and the maps (or ``{}``).
+        """
+        if regs.shape[1] != self.num_registers:
+            raise ValueError(f'RegisterAttention built for {self.num_registers} registers got '
+                             f'{regs.shape[1]} register tokens')
+        b, num_patches, c = patches.shape
         h, d = self.num_heads, self.head_dim
-        regs, patches = x[:, :nr], x[:, nr:]
-        num_patches = t - nr
+        # (B, H, L, d) views of one (B, L, 3C) projection; SDPA reads them strided.
         q_p, k_p, v_p = self.qkv(patches).view(b, num_patches, 3, h, d).permute(2, 0, 3, 1, 4)
 
         maps: dict[str, Tensor] = {}
@@ -164,8 +196,7 @@ class RegisterAttention(nn.Module):
         if self.comm_qkv is None:
             r2, maps['communicate'] = attend(r1, r1, r1, self.fused, return_maps)
         else:
-            cq, ck, cv = (r1 @ self.comm_qkv.transpose(1, 2)).chunk(3, dim=-1)
-            r2, maps['communicate'] = attend(cq, ck, cv, self.fused, return_maps)
+            r2, maps['communicate'] = attend(*self._communicate_qkv(r1), self.fused, return_maps)
         p1, maps['broadcast'] = attend(q_p, r2, r2, self.fused, return_maps)
         out_p = self.proj(p1.transpose(1, 2).reshape(b, num_patches, c))
 
@@ -175,5 +206,4 @@ class RegisterAttention(nn.Module):
             p2, maps['parallel'] = attend(q_p, k_p, v_p, self.fused, return_maps)
             out_p = out_p + self.parallel_proj(p2.transpose(1, 2).reshape(b, num_patches, c))
 
-        out = torch.cat([self._register_output(r2), out_p], dim=1)
-        return out, (maps if return_maps else {})
+        return self._register_output(r2), out_p, (maps if return_maps else {})
