@@ -12,7 +12,8 @@ from .synthetic_scenes import (CLASSES, DET_METAINFO, PALETTE, SEG_METAINFO, gen
 from .synthetic_seg_dataset import SyntheticSceneSegDataset
 
 __all__ = ['PartObjectsConfig', 'PartObjectsSample', 'generate_part_objects', 'PART_OBJECT_CATEGORIES',
-           'PART_OBJECT_PARTS', 'PartObjectsDataset', 'write_part_objects', 'CLASSES', 'PALETTE', 'SEG_METAINFO', 'DET_METAINFO', 'generate_scene', 'write_dataset',
+           'PART_OBJECT_PARTS', 'PartObjectsDataset', 'write_part_objects',
+           'CLASSES', 'PALETTE', 'SEG_METAINFO', 'DET_METAINFO', 'generate_scene', 'write_dataset',
            'SyntheticSceneCocoDataset', 'SyntheticSceneSegDataset', 'PART_DATASETS', 'ADE20KParts', 'FolderParts',
            'ImageNetSParts', 'PartDataset', 'PartDatasetError', 'PartImageNetParts', 'PartSample',
            'SyntheticScenesParts', 'build_part_dataset']

@@ -25,6 +25,7 @@ import torch
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from torch import Tensor, nn
 
+from mmrats.evaluation.part_segmentation import candidate_maps, check_method, default_method
 from mmrats.registry import MODELS
 
 
@@ -42,11 +43,16 @@ class DINO(BaseSelfSupervisor):
             no [CLS], else [CLS]), ``'registers'`` or ``'cls'``.
         per_head_loss: one loss per head over its registers (needs ``'registers'``).
         data_preprocessor: defaults to mmpretrain's ``SelfSupDataPreprocessor``.
+        part_method: candidate maps of the validation pass (``mode='predict'``):
+            ``'registers'``, ``'cls-attn'``, ``'register-attn'`` or None (the
+            backbone's default, :func:`~mmrats.evaluation.part_segmentation.default_method`).
+        predict_backbone: ``'teacher'`` (what is extracted after pretraining) or ``'student'``.
     """
 
     def __init__(self, backbone: dict, neck: dict, head: dict, num_global_crops: int = 2,
                  global_repr: str = 'auto', per_head_loss: bool = False,
-                 data_preprocessor: dict | None = None, init_cfg: dict | None = None) -> None:
+                 data_preprocessor: dict | None = None, init_cfg: dict | None = None,
+                 part_method: str | None = None, predict_backbone: str = 'teacher') -> None:
         super().__init__(backbone=backbone, neck=neck, head=head, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         if global_repr == 'auto':
@@ -68,6 +74,11 @@ class DINO(BaseSelfSupervisor):
             raise ValueError(f'model.head.num_groups={self.head.num_groups} needs per_head_loss=True')
         if num_global_crops < 1:
             raise ValueError(f'DINO num_global_crops must be >= 1, got {num_global_crops}')
+        if predict_backbone not in ('teacher', 'student'):
+            raise ValueError(f"DINO predict_backbone must be 'teacher' or 'student', got {predict_backbone!r}")
+        if part_method is not None:
+            check_method(self.backbone, part_method)
+        self.part_method, self.predict_backbone = part_method, predict_backbone
         self.global_repr = global_repr
         self.per_head_loss = per_head_loss
         self.num_global_crops = num_global_crops
@@ -128,6 +139,39 @@ class DINO(BaseSelfSupervisor):
             teacher = self._multicrop(self.teacher.backbone, self.teacher.neck, global_crops)
         student = self._multicrop(self.backbone, self.neck, list(inputs))
         return self.head.loss(student, teacher)
+
+    # -------------------------------------------------------------- predict
+    def forward(self, inputs, data_samples: list | None = None, mode: str = 'tensor'):
+        """mmpretrain's modes plus ``'predict'``: the part-discovery validation pass (:meth:`predict`)."""
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        return super().forward(inputs, data_samples, mode)
+
+    @torch.no_grad()
+    def predict(self, inputs, data_samples: list | None = None) -> list:
+        """Candidate part maps of every image (paper Eq. 7 and its baselines), for ``PartDiscoveryMetric``.
+
+        Args:
+            inputs: ``(B, 3, H, W)`` normalised images (or a one-view list).
+            data_samples: the images' data samples (carrying ``gt_part_label``).
+
+        Returns:
+            The data samples with ``part_maps`` ``(M, h, w)`` set: the teacher's
+            (or the student's) register-patch similarity, [CLS] attention per
+            head or register attention (``part_method``).
+        """
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) != 1:
+                raise ValueError(f'DINO predict takes one view per image, got {len(inputs)} views')
+            inputs = inputs[0]
+        backbone = self.teacher.backbone if self.predict_backbone == 'teacher' else self.backbone
+        maps = candidate_maps(backbone, inputs, self.part_method or default_method(backbone))
+        if data_samples is None:
+            from mmpretrain.structures import DataSample
+            data_samples = [DataSample() for _ in range(len(maps))]
+        for sample, m in zip(data_samples, maps):
+            sample.set_field(m.cpu(), 'part_maps')
+        return data_samples
 
     @torch.no_grad()
     def update_teacher(self, momentum: float) -> None:
