@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 
 from mmrats.evaluation.part_segmentation import (PartSegmenter, candidate_maps, check_method, cls_attention_maps,
@@ -70,15 +71,45 @@ def test_segment_maps_chunks_large_batches(monkeypatch):
     assert torch.equal(segment_maps(maps, (32, 32)), full)
 
 
+def final_norm_tokens(backbone, x):
+    """Registers and patch tokens entering and leaving ``backbone.norm``, ``(pre, post)`` each, from a
+    forward hook (the norm may see all tokens at once or one group at a time)."""
+    seen = []
+    hook = backbone.norm.register_forward_hook(lambda mod, inp, out: seen.append((inp[0], out)))
+    with torch.no_grad():
+        backbone(x)
+    hook.remove()
+    n, length = backbone.num_registers, (x.shape[-2] // 16) * (x.shape[-1] // 16)
+    regs = patches = None
+    for pre, post in seen:
+        if pre.shape[1] == n + length:  # [registers, patches]
+            regs, patches = (pre[:, :n], post[:, :n]), (pre[:, n:], post[:, n:])
+        elif pre.shape[1] == n:
+            regs = pre, post
+        elif pre.shape[1] == length:
+            patches = pre, post
+    assert regs is not None and patches is not None, [t[0].shape for t in seen]
+    return regs, patches
+
+
 def test_similarity_maps_are_eq7(rats):
+    """S[i, j] = cos(r_i, p_j) of the tokens leaving the final norm, computed here from a hook on
+    ``backbone.norm`` (register i vs patch j), not from the implementation's features."""
     x = torch.randn(2, 3, 48, 64)
-    f = rats.forward_features(x)
-    ref, ref_idx = register_similarity(f['registers'], f['patch_tokens'], f['patch_hw'], top_k=5)
+    (reg_pre, reg), (patch_pre, patch) = final_norm_tokens(rats, x)
+    ref = F.cosine_similarity(reg[:, :, None], patch[:, None], dim=-1).view(2, 8, 3, 4)
     maps = similarity_maps(rats, x)
     assert maps.shape == (2, 8, 3, 4)
+    torch.testing.assert_close(maps, ref, rtol=0, atol=1e-6)
+    # control: the tokens before the norm give other maps, so the comparison tells them apart
+    before = F.cosine_similarity(reg_pre[:, :, None], patch_pre[:, None], dim=-1).view(2, 8, 3, 4)
+    assert (before - maps).abs().max() > 1e-2
+    # the visualisation ranks the same maps
+    f = rats.forward_features(x)
+    ref_top, ref_idx = register_similarity(f['registers'], f['patch_tokens'], f['patch_hw'], top_k=5)
     ranked, idx = rank_top_k(maps, 5)
     assert torch.equal(idx, ref_idx)
-    torch.testing.assert_close(ranked, ref)
+    torch.testing.assert_close(ranked, ref_top)
 
 
 @pytest.mark.parametrize('hw', [(32, 32), (48, 80), (64, 64), (96, 48)])
@@ -105,12 +136,34 @@ def test_segmenter_rejects_sizes_not_multiple_of_patch(rats):
         PartSegmenter(rats)(torch.randn(1, 3, 40, 64))
 
 
+def hand_attention(vit, x):
+    """The last block's attention weights softmax(q k^T / sqrt(d)), ``(B, H, T, T)``, built by hand from its
+    ``qkv`` weights and its input (captured after ``norm1``), one head at a time."""
+    seen = []
+    block = vit.blocks[-1]
+    hook = block.norm1.register_forward_hook(lambda mod, inp, out: seen.append(out))
+    with torch.no_grad():
+        vit(x)
+        hook.remove()
+        (tokens,) = seen
+        c, heads = vit.embed_dims, vit.num_heads
+        d = c // heads
+        qkv = tokens @ block.attn.qkv.weight.T + block.attn.qkv.bias  # (B, T, [q | k | v])
+        out = []
+        for h in range(heads):
+            q = qkv[..., h * d:(h + 1) * d]
+            k = qkv[..., c + h * d:c + (h + 1) * d]
+            out.append(torch.softmax(q @ k.transpose(1, 2) / d ** 0.5, dim=-1))
+    return torch.stack(out, 1)
+
+
 def test_dino_baseline_one_region_per_head(vit):
     x = torch.randn(2, 3, 64, 48)
     maps = cls_attention_maps(vit, x)
     assert maps.shape == (2, vit.num_heads, 4, 3)
-    attn = vit.forward_attention_maps(x)['maps'][vit.num_layers - 1]['attn']
-    torch.testing.assert_close(maps.flatten(2), attn[:, :, 0, 1:])  # [CLS] row, patch columns
+    attn = hand_attention(vit, x)  # tokens: [CLS], 12 patches
+    expected = torch.stack([attn[:, h, 0, 1:] for h in range(vit.num_heads)], 1)  # [CLS] query, patch keys
+    torch.testing.assert_close(maps.flatten(2), expected, rtol=0, atol=1e-6)
     assert default_method(vit) == 'cls-attn'
     out = PartSegmenter(vit, top_k=50)(x)[0]
     assert out.maps.shape[1] == vit.num_heads and out.labels.max() < vit.num_heads
@@ -121,8 +174,10 @@ def test_vit_register_baseline_one_region_per_register(vit_reg):
     assert default_method(vit_reg) == 'register-attn'
     maps = register_attention_maps(vit_reg, x)
     assert maps.shape == (1, 4, 4, 4)
-    attn = vit_reg.forward_attention_maps(x)['maps'][vit_reg.num_layers - 1]['attn']  # [CLS], 4 registers, patches
-    torch.testing.assert_close(maps.flatten(2), attn[:, :, 1:5, 5:].mean(1))
+    attn = hand_attention(vit_reg, x)  # tokens: [CLS], registers 0..3, 16 patches
+    heads = vit_reg.num_heads
+    expected = torch.stack([sum(attn[:, h, 1 + r, 5:] for h in range(heads)) / heads for r in range(4)], 1)
+    torch.testing.assert_close(maps.flatten(2), expected, rtol=0, atol=1e-6)
     assert PartSegmenter(vit_reg, top_k=50)(x)[0].maps.shape[1] == 4
     assert cls_attention_maps(vit_reg, x).shape == (1, 4, 4, 4)  # the [CLS] baseline works too
 

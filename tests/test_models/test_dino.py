@@ -13,13 +13,13 @@ K = 64
 
 
 def reference_dino_loss(student: list, teacher: list, center: torch.Tensor, tau_s: float, tau_t: float,
-                        m: float):
+                        m: float, skip_same_crop: bool = True):
     """DINO (Caron et al. 2021, Eq. 1-4 and Alg. 1), written out term by term with Python loops."""
     t_probs = [F.softmax((t - center) / tau_t, dim=-1) for t in teacher]
     terms = []
     for a, pt in enumerate(t_probs):
         for b, s in enumerate(student):
-            if a == b:
+            if a == b and skip_same_crop:
                 continue
             ps = F.softmax(s / tau_s, dim=-1)
             per_sample = [-sum(pt[i, k] * torch.log(ps[i, k]) for k in range(s.shape[1]))
@@ -151,6 +151,34 @@ def test_multicrop_batches_equal_sizes_and_gradients_reach_the_student_only():
     out['loss'].backward()
     assert model.backbone.registers.grad is not None
     assert all(p.grad is None for p in model.teacher.parameters())
+
+
+def test_crop_pairing_of_the_model_loss():
+    """DINO.loss is the formula over per-crop logits: the teacher sees the global crops only, in order, and
+    teacher crop a is never scored against student crop a. The crops differ so that any other pairing
+    changes the loss (checked against the same formula with the wrong pairings)."""
+    model = tiny_dino().train()
+    with torch.no_grad():  # a student away from the teacher, as after some training
+        for p in model.backbone.parameters():
+            p.add_(torch.randn_like(p) * 0.3)
+    views = crops(b=2, n_local=3)
+    head = model.head
+    args = (head.center.clone(), head.student_temp, head.teacher_temp, head.center_momentum)
+    with torch.no_grad():  # one crop at a time
+        student = [model.neck(model.global_features(model.backbone, v)) for v in views]
+        teacher = [model.teacher.neck(model.global_features(model.teacher.backbone, v)) for v in views]
+    loss = model.loss(views)['loss']
+    ref, _ = reference_dino_loss(student, teacher[:2], *args)
+    torch.testing.assert_close(loss, ref.float(), rtol=1e-5, atol=1e-6)
+    wrong = {
+        'teacher crops swapped': reference_dino_loss(student, teacher[1::-1], *args)[0],
+        'a crop scored against itself': reference_dino_loss(student, teacher[:2], *args, skip_same_crop=False)[0],
+        'teacher on all crops': reference_dino_loss(student, teacher, *args)[0],
+        'teacher on a local crop': reference_dino_loss(student, [teacher[0], teacher[2]], *args)[0],
+        'student crops reversed': reference_dino_loss(student[::-1], teacher[:2], *args)[0],
+    }
+    for name, value in wrong.items():
+        assert (value - ref).abs() > 1e-2, f'the crops do not tell the right pairing from: {name}'
 
 
 def test_teacher_starts_as_the_student_and_follows_the_ema():
