@@ -357,9 +357,12 @@ def check_seg(cfg, key: str, ds: dict, cls, warn: Callable[[str], None], sample:
             f'{seg_suffix!r}, {key}.data_prefix.seg_map_path={prefix.get("seg_map_path")!r})')
     num_classes = len(classes)
     rzl = _default(cls, ds, 'reduce_zero_label', False)
-    for t in ds.get('pipeline') or []:
-        if str(t.get('type', '')).endswith('LoadAnnotations') and t.get('reduce_zero_label') is not None:
-            rzl = t['reduce_zero_label']
+    for i, t in enumerate(ds.get('pipeline') or []):
+        if str(t.get('type', '')).endswith('LoadAnnotations') and t.get('reduce_zero_label') not in (None, rzl):
+            raise ClassCheckError(
+                f'{key}.pipeline[{i}] is LoadAnnotations(reduce_zero_label={t["reduce_zero_label"]}) but the dataset '
+                f'has reduce_zero_label={rzl} (mmseg asserts they agree at the first label): set '
+                f'{key}.reduce_zero_label and drop the argument from LoadAnnotations')
     ignore = _ignore_index(cfg)
     picks = sorted(set(np.linspace(0, len(labels) - 1, min(sample, len(labels))).round().astype(int).tolist()))
     bad: dict[int, list[str]] = {}

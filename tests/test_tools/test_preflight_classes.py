@@ -257,9 +257,13 @@ def test_reduce_zero_label_is_taken_into_account(ade):
     with pytest.raises(ClassCheckError, match=r'label values \[7\] are outside the 7 classes \(reduce_zero_label='
                                               r'False: the valid values are 0..6 and the ignore index 255\)'):
         check(config(SEG, seg_options(ade, **{'train_dataloader.dataset.reduce_zero_label': False})))
-    # a pipeline's LoadAnnotations(reduce_zero_label=...) overrides the dataset's, as in mmseg
+    # a pipeline's LoadAnnotations(reduce_zero_label=...) must agree with the dataset's (mmseg asserts it)
     cfg = config(SEG, seg_options(ade, **{'train_dataloader.dataset.reduce_zero_label': False}))
     cfg.train_dataloader.dataset.pipeline[1]['reduce_zero_label'] = True
+    with pytest.raises(ClassCheckError, match=r'train_dataloader.dataset.pipeline\[1\] is LoadAnnotations\('
+                                              r'reduce_zero_label=True\) but the dataset has reduce_zero_label=False'):
+        check(cfg)
+    cfg.train_dataloader.dataset.reduce_zero_label = True
     assert check(cfg) == []
 
 
