@@ -327,6 +327,13 @@ def check_seg(cfg, key: str, ds: dict, cls, warn: Callable[[str], None], sample:
     if palette is not None and len(palette) != len(classes) and label_map is None:
         raise ClassCheckError(f'{key}.metainfo.palette has {len(palette)} colours for {len(classes)} classes: give '
                               'one RGB colour per class (or leave the palette out for random colours)')
+    rzl = _default(cls, ds, 'reduce_zero_label', False)
+    for i, t in enumerate(ds.get('pipeline') or []):
+        if str(t.get('type', '')).endswith('LoadAnnotations') and t.get('reduce_zero_label') not in (None, rzl):
+            raise ClassCheckError(
+                f'{key}.pipeline[{i}] is LoadAnnotations(reduce_zero_label={t["reduce_zero_label"]}) but the dataset '
+                f'has reduce_zero_label={rzl} (mmseg asserts they agree at the first label): set '
+                f'{key}.reduce_zero_label and drop the argument from LoadAnnotations')
     root, prefix = ds.get('data_root') or '', ds.get('data_prefix') or {}
     img_dir, seg_dir = _join(root, prefix.get('img_path', '')), _join(root, prefix.get('seg_map_path', ''))
     img_suffix = _default(cls, ds, 'img_suffix', '.jpg')
@@ -356,13 +363,6 @@ def check_seg(cfg, key: str, ds: dict, cls, warn: Callable[[str], None], sample:
             f'{osp.join(seg_dir, stems[images.index(lacking[0])] + seg_suffix)!r} ({key}.seg_map_suffix='
             f'{seg_suffix!r}, {key}.data_prefix.seg_map_path={prefix.get("seg_map_path")!r})')
     num_classes = len(classes)
-    rzl = _default(cls, ds, 'reduce_zero_label', False)
-    for i, t in enumerate(ds.get('pipeline') or []):
-        if str(t.get('type', '')).endswith('LoadAnnotations') and t.get('reduce_zero_label') not in (None, rzl):
-            raise ClassCheckError(
-                f'{key}.pipeline[{i}] is LoadAnnotations(reduce_zero_label={t["reduce_zero_label"]}) but the dataset '
-                f'has reduce_zero_label={rzl} (mmseg asserts they agree at the first label): set '
-                f'{key}.reduce_zero_label and drop the argument from LoadAnnotations')
     ignore = _ignore_index(cfg)
     picks = sorted(set(np.linspace(0, len(labels) - 1, min(sample, len(labels))).round().astype(int).tolist()))
     bad: dict[int, list[str]] = {}
