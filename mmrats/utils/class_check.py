@@ -146,15 +146,22 @@ def _scan_coco(text: str) -> CocoSummary | None:
             not all(isinstance(i, dict) and 'id' in i for i in img_list):
         return None
     start = text.find('"annotations"')
-    tokens = [m for m in _IDS.finditer(text, max(start, 0))
-              if not (cat_span[0] <= m.start() < cat_span[1] or img_span[0] <= m.start() < img_span[1])]
+    # the ids outside the two decoded arrays (findall over slices: no match objects to keep)
+    cuts = sorted([cat_span, img_span])
+    pieces, pos = [], max(start, 0)
+    for a, b in cuts:
+        if b > pos:
+            pieces.append(text[pos:max(a, pos)])
+            pos = b
+    pieces.append(text[pos:])
+    tokens = [t for piece in pieces for t in _IDS.findall(piece)]
     if start < 0 and tokens or len(tokens) % 2:
         return None
-    names = [m.group(1) for m in tokens]
+    names = [t[0] for t in tokens]
     if any({a, b} != {'image_id', 'category_id'} for a, b in zip(names[::2], names[1::2])):
         return None
-    values = np.array([int(m.group(2)) for m in tokens], dtype=np.int64).reshape(-1, 2)
-    img_first = np.array([n == 'image_id' for n in names[::2]])
+    values = np.array([int(t[1]) for t in tokens], dtype=np.int64).reshape(-1, 2)
+    img_first = np.array([n == 'image_id' for n in names[::2]], dtype=bool)
     ann_image = np.where(img_first, values[:, 0], values[:, 1]) if len(values) else np.zeros(0, np.int64)
     ann_cat = np.where(img_first, values[:, 1], values[:, 0]) if len(values) else np.zeros(0, np.int64)
     return CocoSummary({int(c['id']): str(c['name']) for c in cat_list},
