@@ -86,6 +86,21 @@ class StopAfterEpoch(Hook):
             raise KeyboardInterrupt
 
 
+class ResumeProbe(Hook):
+    """(epoch, iter) when training starts (after any resume), and the iterations and losses of this run."""
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.start, self.iters, self.losses = None, [], []
+
+    def before_train(self, runner):
+        self.start = (runner.epoch, runner.iter)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
+        self.iters.append(runner.iter + 1)  # 1-based, as the logger numbers them
+        self.losses.append(float(outputs['loss']))
+
+
 def scalars(work_dir):
     rows = []
     for path in work_dir.glob('*/vis_data/scalars.json'):
@@ -168,27 +183,37 @@ def test_lr_and_weight_decay_schedules_of_the_rats_s_config():
 
 
 def test_resume_is_exact(photos, tmp_path):
+    """A run stopped after epoch 1 and resumed ends bit-identical to an uninterrupted one; the resumed run
+    starts at the saved iteration (a run that did not resume would start at 0 and retrain iterations 1..4)."""
+    n = ITERS_PER_EPOCH
     straight = Runner.from_cfg(tiny_cfg(photos, tmp_path / 'straight'))
+    straight.register_hook(straight_probe := ResumeProbe())
     straight.train()
+    assert straight_probe.start == (0, 0) and straight_probe.iters == list(range(1, 2 * n + 1))
     cfg = tiny_cfg(photos, tmp_path / 'stopped')
     first = Runner.from_cfg(cfg)
     first.register_hook(StopAfterEpoch(1))
     with pytest.raises(KeyboardInterrupt):
         first.train()
-    assert (tmp_path / 'stopped' / 'epoch_1.pth').exists()
+    saved = torch.load(tmp_path / 'stopped' / 'epoch_1.pth', map_location='cpu', weights_only=True)['meta']
+    assert (saved['epoch'], saved['iter']) == (1, n)
     cfg = tiny_cfg(photos, tmp_path / 'stopped')
     cfg.resume = True  # latest checkpoint of the work dir, as `tools/train.py --resume`
     resumed = Runner.from_cfg(cfg)
+    resumed.register_hook(probe := ResumeProbe())
     resumed.train()
-    assert resumed.iter == straight.iter == 2 * ITERS_PER_EPOCH
+    assert probe.start == (saved['epoch'], saved['iter']), f'training started at (epoch, iter) {probe.start}'
+    assert probe.iters == list(range(n + 1, 2 * n + 1))  # only epoch 2: 5..8
+    assert probe.losses == straight_probe.losses[n:]
+    assert resumed.iter == straight.iter == 2 * n
     a, b = straight.model.state_dict(), resumed.model.state_dict()
     assert a.keys() == b.keys()
     for k in a:  # student, teacher, center
-        torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-6, msg=k)
+        assert torch.equal(b[k], a[k]), k
     sa, sb = straight.optim_wrapper.state_dict()['state'], resumed.optim_wrapper.state_dict()['state']
+    assert sa.keys() == sb.keys()
     for i in sa:
         for k in ('exp_avg', 'exp_avg_sq', 'step'):
-            torch.testing.assert_close(sb[i][k], sa[i][k], rtol=0, atol=1e-6)
+            assert torch.equal(sb[i][k], sa[i][k]), (i, k)
     ga, gb = straight.optim_wrapper.param_groups, resumed.optim_wrapper.param_groups
-    assert [(g['lr'], g['weight_decay']) for g in ga] == pytest.approx([(g['lr'], g['weight_decay']) for g in gb])
-    assert scalars(tmp_path / 'straight')[-1]['loss'] == pytest.approx(scalars(tmp_path / 'stopped')[-1]['loss'])
+    assert [(g['lr'], g['weight_decay']) for g in ga] == [(g['lr'], g['weight_decay']) for g in gb]
