@@ -1,0 +1,278 @@
+#!/usr/bin/env python
+"""Lab-scale evidence: do the RATS registers become parts? One command, CPU-sized (docs/lab_scale.md).
+
+    python tools/lab/lab_experiment.py [--setting quick|default|long] [--seeds 0 1 2]
+        [--models rats vit vitreg] [--work-dir work_dirs/lab] [--data-root data/part_objects]
+        [--no-finetune] [--epochs N]
+
+For every seed and model (``rats``: RATS, 16 registers; ``vit``: ViT with
+[CLS]; ``vitreg``: ViT with [CLS] + 16 registers; same width, depth and
+parameter budget, checked within 2 %):
+
+1. DINO pretraining with ``mmrats.DINO`` on the procedural part-structured
+   objects drawn in memory (``configs/lab/dino_*-lab_*.py``; the same recipe,
+   data and steps for every model), with part discovery on held-out
+   ``val`` images logged every few epochs (``mmrats.PartDiscoveryMetric``);
+2. on the held-out ``test`` split, for the pretrained teacher and the untrained
+   backbone (the same architecture, random init with the same seed): part
+   discovery M2O / O2O / ARI with a top-K sweep (RATS: register-patch
+   similarity, Eq. 7; ViT: [CLS] attention per head; ViT + registers: register
+   attention), map diagnostics, and k-NN top-1 on the categories from the
+   global representation;
+3. Mask2Former on the part labels from each pretrained backbone (RATS with
+   register queries, RATS with learned queries, ViT with learned queries; the
+   same iterations), mIoU on the test split;
+
+then writes ``WORK_DIR/lab_results.json``, ``WORK_DIR/lab_results.md`` (mean ±
+std over seeds) and pictures (``WORK_DIR/pictures``). ``--setting quick`` is a
+minutes-long smoke run of every step (the test runs it).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os.path as osp
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import mmrats  # noqa: F401  (first: torch >= 2.6 resume fix, known-warning filters)
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from mmrats.datasets.part_objects_writer import write_part_objects
+from mmrats.models import RATSViT
+from mmrats.utils.run_config import unique_visualizer
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from tools.lab import lab_eval, lab_report  # noqa: E402
+from tools.model_converters import dino2backbone  # noqa: E402
+
+DINO_CONFIGS = {'rats': 'configs/lab/dino_rats-lab_1xb32-2e_part-objects-64.py',
+                'vit': 'configs/lab/dino_vit-lab_1xb32-2e_part-objects-64.py',
+                'vitreg': 'configs/lab/dino_vitreg-lab_1xb32-2e_part-objects-64.py'}
+M2F_CONFIGS = {'rats-regq': ('rats', 'configs/lab/mask2former_rats-lab-regq_1xb8-100it_part-objects-96.py'),
+               'rats-learned': ('rats', 'configs/lab/mask2former_rats-lab_1xb8-100it_part-objects-96.py'),
+               'vit-learned': ('vit', 'configs/lab/mask2former_vit-lab_1xb8-100it_part-objects-96.py')}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Sizes of one run of the experiment."""
+
+    epochs: int
+    num_images: int  # pretraining images (drawn in memory, the same for every model and seed)
+    batch_size: int
+    val_images: int  # held-out images of the per-epoch part-discovery metric
+    val_interval: int
+    test_images: int  # held-out test images (part discovery, k-NN queries, Mask2Former mIoU)
+    knn_images: int  # k-NN reference images (train split)
+    m2f_train_images: int
+    m2f_iters: int
+    seeds: tuple[int, ...]
+    top_ks: tuple[int, ...] = (2, 4, 8, 16)
+
+
+SETTINGS = {
+    'quick': Setting(epochs=1, num_images=32, batch_size=16, val_images=8, val_interval=1, test_images=8,
+                     knn_images=16, m2f_train_images=16, m2f_iters=2, seeds=(0,)),
+    # the configs' own sizes, planned for about 60 min on the idle 2-core CPU (docs/lab_scale.md)
+    'default': Setting(epochs=2, num_images=2048, batch_size=32, val_images=100, val_interval=1,
+                       test_images=200, knn_images=1000, m2f_train_images=1000, m2f_iters=100, seeds=(0, 1, 2)),
+    # 10x the pretraining and 3x the fine-tuning of the default (hours)
+    'long': Setting(epochs=20, num_images=2048, batch_size=32, val_images=100, val_interval=2,
+                    test_images=200, knn_images=1000, m2f_train_images=1000, m2f_iters=300, seeds=(0, 1, 2)),
+}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (data workers), user + system.
+
+    On the shared machine the wall time depends on the load; ``cpu / threads``
+    estimates the wall time on the idle 2-core CPU.
+    """
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def dino_cfg(model: str, seed: int, s: Setting, work_dir: str) -> Config:
+    """The lab DINO config of ``model`` sized by the setting, schedules stretched to its epochs."""
+    cfg = Config.fromfile(str(REPO / DINO_CONFIGS[model]))
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed)
+    cfg.train_dataloader.batch_size = s.batch_size
+    cfg.train_dataloader.dataset.num_images = s.num_images
+    cfg.val_dataloader.dataset.num_images = s.val_images
+    cfg.val_dataloader.batch_size = min(cfg.val_dataloader.batch_size, s.val_images)
+    cfg.train_cfg.max_epochs = s.epochs
+    cfg.train_cfg.val_interval = s.val_interval
+    warmup, cosine, wd = cfg.param_scheduler
+    warm = min(warmup.end, s.epochs // 2)
+    warmup.end = warm
+    cosine.update(begin=warm, end=s.epochs, T_max=max(1, s.epochs - warm))
+    wd.end = s.epochs
+    cfg.param_scheduler = ([warmup] if warm else []) + [cosine, wd]
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=s.epochs, max_keep_ckpts=1)
+    unique_visualizer(cfg)
+    return cfg
+
+
+def scalars(log_dir: str) -> tuple[list[dict], list[dict]]:
+    """Per-epoch means of the training scalars, and the validation rows, of one run's log folder."""
+    rows = [json.loads(line) for line in (Path(log_dir) / 'vis_data' / 'scalars.json').read_text().splitlines()]
+    train = [r for r in rows if 'loss' in r and 'epoch' in r]
+    keys = ('loss', 'teacher_entropy', 'teacher_kl_uniform')
+    epochs = []
+    for e in sorted({r['epoch'] for r in train}):
+        sel = [r for r in train if r['epoch'] == e]
+        epochs.append(dict(epoch=e, **{k: sum(r[k] for r in sel) / len(sel) for k in keys}))
+    val = [{k: v for k, v in r.items() if k.startswith('parts/') or k == 'step'} for r in rows
+           if any(k.startswith('parts/') for k in r)]
+    return epochs, val
+
+
+def untrained_backbone(model: str, seed: int) -> RATSViT:
+    """The model's backbone with a random init (seed ``seed``) at the evaluation size."""
+    cfg = Config.fromfile(str(REPO / DINO_CONFIGS[model])).model.backbone
+    kwargs = {k: v for k, v in cfg.items() if k != 'type'}
+    kwargs['arch'] = {k: v for k, v in kwargs['arch'].items() if k != '_delete_'}
+    torch.manual_seed(seed)
+    return RATSViT(**kwargs).eval()
+
+
+def load_backbone(path: str) -> RATSViT:
+    """A backbone written by ``dino2backbone.py`` (its ``meta.backbone`` config, loaded strictly)."""
+    ckpt = torch.load(path, map_location='cpu', weights_only=True)
+    kwargs = {k: v for k, v in ckpt['meta']['backbone'].items() if k != 'type'}
+    model = RATSViT(**kwargs)
+    model.load_state_dict(ckpt['state_dict'], strict=True)
+    return model.eval()
+
+
+def pretrain(model: str, seed: int, s: Setting, work_dir: str) -> dict:
+    """DINO pretraining of one model; the teacher backbone extracted (and, for RATS, its fine-tuning form)."""
+    cfg = dino_cfg(model, seed, s, work_dir)
+    cfg.train_dataloader.persistent_workers = False  # workers end with each epoch: their CPU time is counted
+    t0, c0 = time.time(), cpu_seconds()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    seconds, cpu = time.time() - t0, cpu_seconds() - c0
+    ckpt = osp.join(work_dir, f'epoch_{runner.epoch}.pth')
+    epochs, val = scalars(runner.log_dir)
+    out = dict(seconds=round(seconds, 1), cpu_seconds=round(cpu, 1), iters=runner.iter, epochs=epochs, val=val,
+               backbone=osp.join(work_dir, 'teacher_backbone.pth'))
+    if dino2backbone.main([ckpt, out['backbone'], '--force']) != 0:
+        raise SystemExit(f'error: could not extract the teacher of {ckpt}')
+    if model == 'rats':
+        out['finetune_backbone'] = osp.join(work_dir, 'teacher_backbone_finetune.pth')
+        if dino2backbone.main([ckpt, out['finetune_backbone'], '--force', '--finetune']) != 0:
+            raise SystemExit(f'error: could not extract the fine-tuning teacher of {ckpt}')
+    return out
+
+
+def finetune(variant: str, backbone: str, seed: int, s: Setting, data_root: str, work_dir: str) -> dict:
+    """Mask2Former on the part labels from a pretrained backbone; mIoU on the test split."""
+    cfg = Config.fromfile(str(REPO / M2F_CONFIGS[variant][1]))
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed)
+    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=backbone)
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.data_root = osp.join(data_root, 'ade')
+    cfg.train_cfg.max_iters = s.m2f_iters
+    cfg.param_scheduler[0].end = s.m2f_iters
+    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None  # evaluated once, by the test pass below
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=s.m2f_iters, max_keep_ckpts=1)
+    unique_visualizer(cfg)
+    t0, c0 = time.time(), cpu_seconds()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    metrics = runner.test()
+    return dict(mIoU=float(metrics['mIoU']), mAcc=float(metrics['mAcc']), seconds=round(time.time() - t0, 1),
+                cpu_seconds=round(cpu_seconds() - c0, 1))
+
+
+def param_budget(models: list[str]) -> dict:
+    """Parameters of each backbone; raises if they differ by more than 2 %."""
+    counts = {m: sum(p.numel() for p in untrained_backbone(m, 0).parameters()) for m in models}
+    lo, hi = min(counts.values()), max(counts.values())
+    if hi > 1.02 * lo:
+        raise SystemExit(f'error: backbone parameters differ by more than 2 %: {counts}')
+    return counts
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--setting', choices=sorted(SETTINGS), default='default')
+    p.add_argument('--seeds', type=int, nargs='+', default=None, help="default: the setting's (3 seeds)")
+    p.add_argument('--models', nargs='+', choices=sorted(DINO_CONFIGS), default=['rats', 'vit', 'vitreg'])
+    p.add_argument('--epochs', type=int, default=None, help="pretraining epochs (default: the setting's)")
+    p.add_argument('--work-dir', default='work_dirs/lab')
+    p.add_argument('--data-root', default=None, help='written part objects (default: WORK_DIR/data)')
+    p.add_argument('--no-finetune', action='store_true', help='skip Mask2Former')
+    args = p.parse_args(argv)
+    if args.epochs is not None and args.epochs < 1:
+        p.error(f'--epochs must be >= 1, got {args.epochs}')
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    s = SETTINGS[args.setting]
+    s = replace(s, seeds=tuple(args.seeds) if args.seeds else s.seeds, epochs=args.epochs or s.epochs)
+    work = Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    data_root = args.data_root or str(work / 'data')
+    t_start, c_start = time.time(), cpu_seconds()
+    results = dict(setting=args.setting, sizes=asdict(s), models=args.models, params=param_budget(args.models),
+                   threads=torch.get_num_threads(), pretrain={}, parts={}, knn={}, diagnostics={}, m2f={})
+    test = lab_eval.held_out(s.test_images, 'test')
+    knn_ref = lab_eval.held_out(s.knn_images, 'train')
+    if not args.no_finetune:
+        write_part_objects(data_root, dict(train=s.m2f_train_images, test=s.test_images))
+    for seed in s.seeds:  # seed by seed: every finished seed is a complete comparison
+        for model in args.models:
+            key = f'{model}/seed{seed}'
+            print(f'== DINO pretraining {key}', flush=True)
+            r = results['pretrain'][key] = pretrain(model, seed, s, str(work / 'pretrain' / model / f'seed{seed}'))
+            for state, bb in (('pretrained', load_backbone(r['backbone'])),
+                              ('untrained', untrained_backbone(model, seed))):
+                pd = lab_eval.part_discovery(bb, test, list(s.top_ks))
+                results['parts'][f'{key}/{state}'] = pd
+                results['knn'][f'{key}/{state}'] = lab_eval.knn_top1(bb, knn_ref, test)
+                results['diagnostics'][f'{key}/{state}'] = dict(
+                    attention_entropy=lab_eval.attention_entropy(bb, test), map_similarity=pd['map_similarity'],
+                    regions_used=pd['regions_used'], num_maps=pd['num_maps'], method=pd['method'])
+            print(f"   {key}: {r['seconds']} s, M2O@8 pretrained "
+                  f"{results['parts'][key + '/pretrained']['per_k']['8']['m2o']:.1f} untrained "
+                  f"{results['parts'][key + '/untrained']['per_k']['8']['m2o']:.1f}, k-NN "
+                  f"{results['knn'][key + '/pretrained']:.1f} / {results['knn'][key + '/untrained']:.1f}", flush=True)
+            (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
+        for variant, (model, _) in M2F_CONFIGS.items():
+            if args.no_finetune or model not in args.models:
+                continue
+            r = results['pretrain'][f'{model}/seed{seed}']
+            print(f'== Mask2Former {variant}/seed{seed}', flush=True)
+            m = results['m2f'][f'{variant}/seed{seed}'] = finetune(
+                variant, r.get('finetune_backbone', r['backbone']), seed, s, data_root,
+                str(work / 'mask2former' / variant / f'seed{seed}'))
+            print(f"   mIoU {m['mIoU']:.2f} ({m['seconds']} s)", flush=True)
+            (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
+        (work / 'lab_results.md').write_text(lab_report.markdown(results))
+    results['total_seconds'] = round(time.time() - t_start, 1)
+    results['total_cpu_seconds'] = round(cpu_seconds() - c_start, 1)
+    (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
+    md = lab_report.markdown(results)
+    (work / 'lab_results.md').write_text(md)
+    lab_report.pictures(results, test, work / 'pictures')
+    print(md)
+    print(f"wrote {work / 'lab_results.json'}, {work / 'lab_results.md'} and {work / 'pictures'} "
+          f"({results['total_seconds'] / 60:.1f} min)")
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Tables (mean ± std over seeds) and pictures of the lab-scale experiment (``lab_experiment.py``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mmrats.evaluation import PartSegmenter, compress_attention_maps
+from mmrats.visualization.part_pictures import _label_colors, _plt, _render, draw_head_attention
+
+LABELS = {'rats': 'RATS (16 registers)', 'vit': 'ViT ([CLS])', 'vitreg': 'ViT + 16 registers'}
+MAPS = {'registers': 'register-patch cosine (Eq. 7)', 'cls-attn': '[CLS] attention, one map per head',
+        'register-attn': 'register attention'}
+
+
+def _ms(values: list[float], digits: int = 1) -> str:
+    v = np.asarray(values, float)
+    if len(v) == 0:
+        return '-'
+    return f'{v.mean():.{digits}f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.{digits}f}'
+
+
+def _seeds(results: dict) -> list[int]:
+    return list(results['sizes']['seeds'])
+
+
+def markdown(results: dict) -> str:
+    """All tables of a results dict."""
+    seeds, models, ks = _seeds(results), results['models'], [str(k) for k in results['sizes']['top_ks']]
+    n = len(seeds)
+    lines = [f"# Lab-scale experiment ({results['setting']} setting, {n} seed{'s' * (n > 1)}: "
+             f"{', '.join(map(str, seeds))}; mean ± std over seeds)", '',
+             'Backbone parameters: ' + ', '.join(f'{LABELS[m]} {c:,}' for m, c in results['params'].items()), '',
+             '## Part discovery on the held-out test images (M2O / O2O / ARI, %)', '',
+             '| backbone | weights | maps | ' + ' | '.join(f'M2O top-{k}' for k in ks) + ' | O2O top-8 | ARI top-8 |',
+             '|---' * (len(ks) + 5) + '|']
+    for m in models:
+        for state in ('pretrained', 'untrained'):
+            rows = [results['parts'].get(f'{m}/seed{s}/{state}') for s in seeds]
+            rows = [r for r in rows if r]
+            if not rows:
+                continue
+            k8 = '8' if '8' in ks else ks[-1]
+            lines.append(f"| {LABELS[m]} | {state} | {rows[0]['method']} ({rows[0]['num_maps']}) | "
+                         + ' | '.join(_ms([r['per_k'][k]['m2o'] for r in rows]) for k in ks)
+                         + f" | {_ms([r['per_k'][k8]['o2o'] for r in rows])} | {_ms([r['per_k'][k8]['ari'] for r in rows])} |")
+    lines += ['', '## k-NN top-1 on the categories (global representation, k = 10, %)', '',
+              '| backbone | pretrained | untrained |', '|---|---|---|']
+    for m in models:
+        vals = {st: [results['knn'][f'{m}/seed{s}/{st}'] for s in seeds if f'{m}/seed{s}/{st}' in results['knn']]
+                for st in ('pretrained', 'untrained')}
+        lines.append(f"| {LABELS[m]} | {_ms(vals['pretrained'])} | {_ms(vals['untrained'])} |")
+    lines += ['', '## Diagnostics of the candidate maps (test images)', '',
+              '| backbone | weights | map similarity (mean pairwise cosine) | regions used at top-16 | '
+              'attention entropy (nats) |', '|---|---|---|---|---|']
+    for m in models:
+        for state in ('pretrained', 'untrained'):
+            d = [results['diagnostics'][f'{m}/seed{s}/{state}'] for s in seeds
+                 if f'{m}/seed{s}/{state}' in results['diagnostics']]
+            if d:
+                lines.append(f"| {LABELS[m]} | {state} | {_ms([x['map_similarity'] for x in d], 3)} | "
+                             f"{_ms([x['regions_used'] for x in d])} | {_ms([x['attention_entropy'] for x in d], 2)} |")
+    lines += ['', '## DINO pretraining (mean of the first and the last epoch)', '',
+              '| backbone | iterations | wall (s) | CPU (s) | loss first -> last | teacher entropy first -> last | '
+              'KL to uniform first -> last | val M2O (top-8) first -> last |', '|---|---|---|---|---|---|---|---|']
+    for m in models:
+        runs = [results['pretrain'][f'{m}/seed{s}'] for s in seeds if f'{m}/seed{s}' in results['pretrain']]
+        if not runs:
+            continue
+
+        def fl(key: str) -> str:
+            return f"{_ms([r['epochs'][0][key] for r in runs], 2)} -> {_ms([r['epochs'][-1][key] for r in runs], 2)}"
+
+        val = [r['val'] for r in runs if r['val']]
+        vm = (f"{_ms([v[0]['parts/m2o'] for v in val])} -> {_ms([v[-1]['parts/m2o'] for v in val])}" if val else '-')
+        lines.append(f"| {LABELS[m]} | {runs[0]['iters']} | {_ms([r['seconds'] for r in runs], 0)} | "
+                     f"{_ms([r['cpu_seconds'] for r in runs], 0)} | {fl('loss')} | "
+                     f"{fl('teacher_entropy')} | {fl('teacher_kl_uniform')} | {vm} |")
+    if results.get('m2f'):
+        lines += ['', f"## Mask2Former on the part labels ({results['sizes']['m2f_iters']} iterations, test mIoU, %)",
+                  '', '| initialisation | queries | mIoU | mAcc |', '|---|---|---|---|']
+        for v in ('rats-regq', 'rats-learned', 'vit-learned'):
+            rs = [results['m2f'][f'{v}/seed{s}'] for s in seeds if f'{v}/seed{s}' in results['m2f']]
+            if rs:
+                bb, q = v.split('-')
+                lines.append(f"| {LABELS[bb]} DINO teacher | {'registers' if q == 'regq' else 'learned'} | "
+                             f"{_ms([r['mIoU'] for r in rs])} | {_ms([r['mAcc'] for r in rs])} |")
+    if 'total_seconds' in results:
+        lines += ['', f"Total wall time {results['total_seconds'] / 60:.1f} min, CPU time "
+                  f"{results['total_cpu_seconds'] / 60:.1f} min ({results['threads']} threads; on the idle 2-core "
+                  f"CPU the wall time is about CPU time / 2)."]
+    return '\n'.join(lines) + '\n'
+
+
+def _backbones(results: dict, seed: int) -> dict:
+    from tools.lab.lab_experiment import load_backbone, untrained_backbone
+    out = {}
+    for m in results['models']:
+        r = results['pretrain'].get(f'{m}/seed{seed}')
+        if r:
+            out[f'{m} pretrained'] = load_backbone(r['backbone'])
+            out[f'{m} untrained'] = untrained_backbone(m, seed)
+    return out
+
+
+@torch.no_grad()
+def pictures(results: dict, test, out_dir: Path, num: int = 6, top_k: int = 8) -> list[Path]:
+    """Grid of held-out images x (GT, RATS pretrained / untrained, ViT [CLS] heads, ViT + registers),
+    per-head RATS register maps of a few images, and the training curves."""
+    plt = _plt()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seed = _seeds(results)[0]
+    bbs = _backbones(results, seed)
+    cols = ['rats pretrained', 'rats untrained', 'vit pretrained', 'vitreg pretrained']
+    cols = [c for c in cols if c in bbs]
+    x = test.tensor(slice(0, num))
+    segs = {c: PartSegmenter(bbs[c], None, top_k, 1.0)(x)[0].labels.numpy() for c in cols}
+    fig, axes = plt.subplots(num, 2 + len(cols), figsize=(2 * (2 + len(cols)), 2 * num), squeeze=False)
+    for i in range(num):
+        panels = [('image', test.images[i], None), ('ground truth', None, test.parts[i])]
+        panels += [(c, None, segs[c][i]) for c in cols]
+        for ax, (name, img, lab) in zip(axes[i], panels):
+            ax.imshow(test.images[i] if img is None else img)
+            if lab is not None:
+                ax.imshow(_label_colors(lab), cmap='tab20', alpha=0.75, interpolation='nearest')
+            ax.set_axis_off()
+            if i == 0:
+                ax.set_title(name, fontsize=8)
+    fig.suptitle(f'held-out images, top-{top_k} regions (seed {seed})', fontsize=9)
+    paths = [out_dir / 'grid.png']
+    Image.fromarray(_render(fig)).save(paths[-1])
+    plt.close(fig)
+    for state in ('pretrained', 'untrained'):
+        key = f'rats {state}'
+        if key in bbs:
+            comp = compress_attention_maps(bbs[key], x[:3]).numpy()
+            for i in range(len(comp)):
+                paths.append(out_dir / f'rats_{state}_heads_{i}.png')
+                Image.fromarray(draw_head_attention(test.images[i], comp[i], range(bbs[key].num_heads), 4,
+                                                    f'RATS {state}: last-block compress attention per head')).save(
+                    paths[-1])
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.2))
+    for m in results['models']:
+        for s in _seeds(results):
+            r = results['pretrain'].get(f'{m}/seed{s}')
+            if not r:
+                continue
+            ep = [e['epoch'] for e in r['epochs']]
+            kw = dict(color={'rats': 'C0', 'vit': 'C1', 'vitreg': 'C2'}[m], alpha=0.8,
+                      label=LABELS[m] if s == _seeds(results)[0] else None)
+            for ax, k in zip(axes, ('loss', 'teacher_entropy', 'teacher_kl_uniform')):
+                ax.plot(ep, [e[k] for e in r['epochs']], **kw)
+                ax.set_title(k, fontsize=9)
+            if r['val']:
+                axes[3].plot([v['step'] for v in r['val']], [v['parts/m2o'] for v in r['val']], marker='o', **kw)
+    axes[3].set_title('val M2O (top-8), %', fontsize=9)
+    for ax in axes:
+        ax.set_xlabel('epoch')
+    axes[0].legend(fontsize=7)
+    paths.append(out_dir / 'curves.png')
+    Image.fromarray(_render(fig)).save(paths[-1])
+    plt.close(fig)
+    return paths
