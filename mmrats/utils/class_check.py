@@ -373,6 +373,7 @@ def check_seg(cfg, key: str, ds: dict, cls, warn: Callable[[str], None], sample:
     ignore = _ignore_index(cfg)
     picks = sorted(set(np.linspace(0, len(labels) - 1, min(sample, len(labels))).round().astype(int).tolist()))
     bad: dict[int, list[str]] = {}
+    seen: set[int] = set()
     for i in picks:
         with Image.open(labels[i]) as im:
             if im.mode not in ('L', 'P', '1', 'I', 'I;16', 'I;16B', 'I;16L'):
@@ -380,7 +381,9 @@ def check_seg(cfg, key: str, ds: dict, cls, warn: Callable[[str], None], sample:
                     f'{key}: label {labels[i]!r} is a {im.mode} image: mmseg needs one channel of class indices '
                     '(mode L or P: the pixel value is the class), not colours; convert colour-coded masks first')
             raw = np.unique(np.asarray(im))
-        out = raw[(raw > 255) | ~np.isin(_transform(raw, rzl, label_map), [*range(num_classes), ignore])]
+        mapped = _transform(raw, rzl, label_map)
+        seen.update(mapped[raw <= 255].tolist())
+        out = raw[(raw > 255) | ~np.isin(mapped, [*range(num_classes), ignore])]
         for v in out.tolist():
             bad.setdefault(int(v), []).append(osp.relpath(labels[i], seg_dir))
     if bad:
@@ -392,6 +395,11 @@ def check_seg(cfg, key: str, ds: dict, cls, warn: Callable[[str], None], sample:
             f'{key}: label values {sorted(bad)} are outside the {num_classes} classes ({rule}) in {len(files)} of '
             f'{len(picks)} sampled label files, e.g. {short(files, 3)} under {seg_dir!r}. Fix the labels, or '
             f'{key}.metainfo.classes with model.decode_head.num_classes, or {key}.reduce_zero_label')
+    used = sorted(seen - {ignore})
+    if num_classes > 1 and ignore in seen and len(used) == 1:
+        warn(f'{key}: the {len(picks)} sampled label files hold one class ({classes[used[0]]!r}) besides the ignore '
+             f'index {ignore}: if {ignore} marks your objects (a 0/{ignore} mask), store them as class indices '
+             f'(1 for {classes[1]!r}); the ignored pixels are not learned')
     return classes
 
 

@@ -267,6 +267,23 @@ def test_reduce_zero_label_is_taken_into_account(ade):
     assert check(cfg) == []
 
 
+def test_binary_0_255_masks_warn(ade):
+    """0/255 masks with classes (background, object): 255 is the ignore index, the objects would be ignored."""
+    for png in (ade / 'annotations' / 'training').glob('*.png'):
+        arr = np.array(Image.open(png))
+        Image.fromarray(np.where(arr > 1, 255, 0).astype(np.uint8)).save(png)
+    opts = seg_options(ade, **{'train_dataloader.dataset.type': 'BaseSegDataset',
+                               'train_dataloader.dataset.metainfo': dict(classes=['background', 'object']),
+                               'model.decode_head.num_classes': 2,
+                               'model.decode_head.loss_cls.class_weight': [1.0, 1.0, 0.1]})
+    cfg = config(SEG, opts)
+    warnings = []
+    check_classes(cfg, ('train_dataloader',), warn=warnings.append)
+    assert warnings == ["train_dataloader.dataset: the 12 sampled label files hold one class ('background') besides "
+                        "the ignore index 255: if 255 marks your objects (a 0/255 mask), store them as class indices "
+                        "(1 for 'object'); the ignored pixels are not learned"]
+
+
 def test_seg_label_files(ade):
     Image.open(ade / 'annotations' / 'training' / '000002.png').convert('RGB').save(
         ade / 'annotations' / 'training' / '000002.png')
