@@ -19,7 +19,7 @@ class PatchEmbed(nn.Module):
         self.proj = nn.Conv2d(in_channels, embed_dims, patch_size, stride=patch_size)
 
     def forward(self, x: Tensor) -> tuple[Tensor, tuple[int, int]]:
-        """Return tokens ``(B, L, C)`` and the patch grid ``(h, w)``.
+        """Return tokens ``(B, L, C)`` (contiguous) and the patch grid ``(h, w)``.
 
         Raises:
             ValueError: if the input is not ``(B, C, H, W)`` with ``H`` and
@@ -33,7 +33,9 @@ class PatchEmbed(nn.Module):
                 f'data_preprocessor.size_divisor={p} or pad_size_divisor={p}).')
         x = self.proj(x)
         hw = (x.shape[-2], x.shape[-1])
-        return x.flatten(2).transpose(1, 2), hw
+        # Token-major memory: elementwise ops keep their input's layout, so a transposed view here would
+        # stay channel-major through every residual add, and every LayerNorm would copy it.
+        return x.flatten(2).transpose(1, 2).contiguous(), hw
 
 
 def resize_pos_embed(pos_embed: Tensor, src_hw: tuple[int, int], dst_hw: tuple[int, int],
