@@ -217,8 +217,9 @@ def test_fast_scan_reads_what_a_full_parse_reads(scenes, tmp_path):
                         'images': data['images']}, indent=1)
     same(_scan_coco(other), full)
     # panoptic layout (segments per image): the scan declines, the full parse counts every segment
-    pan = {'images': data['images'], 'categories': data['categories'], 'annotations': [
-        {'image_id': 1, 'file_name': 'x.png', 'segments_info': [{'id': 5, 'category_id': 2}, {'id': 6, 'category_id': 3}]}]}
+    segments = [{'id': 5, 'category_id': 2}, {'id': 6, 'category_id': 3}]
+    pan = {'images': data['images'], 'categories': data['categories'],
+           'annotations': [{'image_id': 1, 'file_name': 'x.png', 'segments_info': segments}]}
     assert _scan_coco(json.dumps(pan)) is None
     assert _parse_coco(json.dumps(pan)).ann_category.tolist() == [2, 3]
 
