@@ -167,6 +167,11 @@ def test_unreadable_checkpoint_in_each_place_stops_the_tools(tmp_path, scenes, c
     cfg = leaf(tmp_path, f'model = dict(backbone=dict(init_cfg={pretrained(cut)}))')
     assert run_train(tmp_path, cfg, scenes) == 2
     assert f"model.backbone.init_cfg.checkpoint = '{cut}' {broken[cut]}" in one_error(capsys)
+    text = tmp_path / 'text.pth'
+    cfg = leaf(tmp_path, f'model = dict(init_cfg={pretrained(text)})')
+    assert run_train(tmp_path, cfg, scenes) == 2
+    line = one_error(capsys)
+    assert f"model.init_cfg.checkpoint = '{text}' {broken[text]}" in line and 'whole-model checkpoint' in line
     assert run_train(tmp_path, SEG, scenes, '--cfg-options', f'load_from={folder}') == 2
     assert f"load_from = '{folder}' is a folder, not a checkpoint file" in one_error(capsys)
     assert run_train(tmp_path, SEG, scenes, '--resume', str(tmp_path / 'page.pth')) == 2
