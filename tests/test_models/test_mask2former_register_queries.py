@@ -59,17 +59,67 @@ def test_learned_queries_equal_the_stock_head():
         torch.testing.assert_close(u, v)
 
 
+def seg_head_cfg():
+    cfg = Config.fromfile(str(DEMO / 'mask2former_rats-demo-regq_1xb4-300it_synthetic-ade-128x128.py'))
+    head = copy.deepcopy(cfg.model.decode_head)
+    head.pop('type')
+    head.pop('query_source')
+    head.pop('register_channels')
+    return head
+
+
+def test_learned_queries_equal_the_stock_seg_head():
+    """RegisterMask2FormerSegHead with learned queries is mmseg's Mask2FormerHead: same decoder outputs and
+    the same segmentation logits from mmseg's own predict."""
+    from mmseg.models.decode_heads import Mask2FormerHead
+    from mmseg.utils import register_all_modules
+
+    from mmrats.models.heads import RegisterMask2FormerSegHead
+    register_all_modules(init_default_scope=False)
+    kw = seg_head_cfg()
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        ours = RegisterMask2FormerSegHead(query_source='learned', **kw).eval()
+        stock = Mask2FormerHead(**kw).eval()
+    stock.load_state_dict(ours.state_dict())
+    x = pyramid()
+    metas = [dict(img_shape=(128, 128), pad_shape=(128, 128))] * 2
+    with torch.no_grad():
+        a, b = ours(x, None), stock(list(x), None)
+        seg_a, seg_b = ours.predict(x, metas, {}), stock.predict(list(x), metas, {})
+    assert len(a[0]) == 1 + 3 and a[0][0].shape == (2, 16, 8)  # 7 classes + no-object
+    for u, v in zip(a[0] + a[1], b[0] + b[1]):
+        torch.testing.assert_close(u, v, rtol=0, atol=1e-6)
+    assert seg_a.shape == (2, 7, 128, 128)
+    torch.testing.assert_close(seg_a, seg_b, rtol=0, atol=1e-6)
+
+
 def test_register_queries_drive_the_decoder():
+    """With the feature maps held fixed, the registers alone change the predictions, image by image; the
+    learned-query head (control) ignores them."""
     with DefaultScope.overwrite_default_scope('mmdet'):
         head = RegisterMask2FormerHead(query_source='registers', **demo_head_cfg()).eval()
+        kw = demo_head_cfg()
+        kw.pop('register_channels')
+        learned = RegisterMask2FormerHead(query_source='learned', **kw).eval()
     assert head.query_feat is None and head.num_queries == 16
+    maps = pyramid()
     regs = torch.randn(2, 16, 64)
-    x = pyramid(regs)
-    with torch.no_grad():
-        cls1, masks1 = head(x, None)
-        cls2, masks2 = head(pyramid(regs * 2), None)
-    assert len(cls1) == 1 + 3 and cls1[0].shape == (2, 16, 7) and masks1[-1].shape[:2] == (2, 16)
-    assert not torch.allclose(cls1[0], cls2[0])  # the first prediction comes from the registers alone
+    other = regs.clone()
+    other[0] = torch.randn(16, 64)  # new registers for image 0 only
+
+    def run(model, registers):
+        with torch.no_grad():
+            cls, masks = model(BackboneOutput(list(maps), registers=registers.clone()), None)
+        return cls + masks
+
+    out, again, changed = run(head, regs), run(head, regs), run(head, other)
+    assert len(out) == 2 * (1 + 3) and out[0].shape == (2, 16, 7) and out[-1].shape[:2] == (2, 16)
+    for u, v, w in zip(out, again, changed):  # every stage, the initial queries' prediction first
+        assert torch.equal(u, v)
+        assert (u[0] - w[0]).abs().max() > 1e-4, 'the registers of image 0 did not change its prediction'
+        assert torch.equal(u[1], w[1]), 'the registers of image 0 changed the prediction of image 1'
+    for u, v in zip(run(learned, regs), run(learned, other)):
+        assert torch.equal(u, v)
 
 
 def test_register_query_errors():
