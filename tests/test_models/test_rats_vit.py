@@ -36,14 +36,20 @@ def test_base_defaults():
     assert (m.embed_dims, m.num_heads, m.num_layers, m.num_registers) == (768, 12, 12, 192)
 
 
-@pytest.mark.parametrize('mode', MODES)
-@pytest.mark.parametrize('arch', ['tiny', 'small', 'base', dict(embed_dims=48, num_heads=3, num_layers=3,
-                                                                num_registers=6)])
+# every mode at the small widths; the real-size archs (12 blocks, 22M / 86M parameters: seconds each) once per
+# attention type: the mode options change no code path that depends on the width
+SMALL_ARCHS = ['tiny', dict(embed_dims=48, num_heads=3, num_layers=3, num_registers=6)]
+ARCH_MODES = [(a, m) for a in SMALL_ARCHS for m in MODES] + \
+    [(a, m) for a in ('small', 'base') for m in ('rats', 'rats_parallel', 'vit_cls_registers')]
+
+
+@pytest.mark.parametrize('arch, mode', ARCH_MODES)
 def test_forward_backward_every_arch_and_mode(arch, mode):
-    kw = dict(MODES[mode])
-    if arch != 'tiny' and not isinstance(arch, dict):
-        kw['num_registers'] = kw.get('num_registers', None)
+    kw = MODES[mode]
     model = RATSViT(arch=arch, out_indices=(0, -1), drop_path_rate=0.1, **kw)
+    # registers: the arch's N in rats mode (tiny 8, small 96, base 192, the dict's 6), else the mode's own
+    arch_n = {'tiny': 8, 'small': 96, 'base': 192}.get(arch, 6) if isinstance(arch, str) else 6
+    assert model.num_registers == (arch_n if kw['mode'] == 'rats' else kw.get('num_registers', 0))
     x = torch.randn(2, 3, 32, 48)
     out = model(x)
     assert isinstance(out, BackboneOutput) and len(out) == 2

@@ -49,9 +49,11 @@ def test_fused_and_manual_agree_float32(name):
     assert (fused - manual).abs().max() < 1e-5
 
 
-def test_heads_are_isolated():
-    """A register of head h changes no other head's output inside one attention."""
+@pytest.mark.parametrize('fused', [True, False])
+def test_heads_are_isolated(fused):
+    """A register of head h changes no other head's output inside one attention (SDPA and manual softmax)."""
     attn = make()
+    attn.fused = fused
     with torch.no_grad():  # W_o = identity: the output slices are the per-head outputs
         attn.proj.weight.copy_(torch.eye(C))
         attn.proj.bias.zero_()
@@ -68,9 +70,11 @@ def test_heads_are_isolated():
         assert delta[..., others].max() < 1e-12
 
 
-def test_shared_registers_are_not_isolated():
+@pytest.mark.parametrize('fused', [True, False])
+def test_shared_registers_are_not_isolated(fused):
     """Control for the isolation test: with shared registers they do interact."""
     attn = make(shared=True)
+    attn.fused = fused
     x = torch.randn(2, N + L, C, dtype=torch.double)
     y = x.clone()
     y[:, 0] += 1.0
