@@ -15,6 +15,14 @@ def _seed():
     torch.manual_seed(0)
 
 
+def pytest_configure(config):
+    """The known-upstream filters users get from ``import mmrats`` (mmrats/utils/known_warnings.py, each
+    with its reason), added to pytest's own filters so that they hold in every phase of every test."""
+    from mmrats.utils.known_warnings import KNOWN
+    for category, message in KNOWN:  # ':' separates the fields of a filter; '.' matches it in the regex
+        config.addinivalue_line('filterwarnings', f"ignore:{message.replace(':', '.')}:{category.__name__}")
+
+
 def free_port() -> int:
     """A TCP port no process listens on now (for torchrun's rendezvous in tests)."""
     import socket

@@ -40,7 +40,7 @@ def test_stock_mmseg_model_runs_with_ratsvit():
                data_preprocessor=dict(type='SegDataPreProcessor', size_divisor=16),
                backbone=dict(type='mmrats.RATSViT', arch='tiny', out_indices=(0, 1)),
                decode_head=dict(type='FCNHead', in_channels=64, channels=16, num_convs=1, num_classes=3,
-                                in_index=-1))
+                                in_index=-1, loss_decode=dict(type='CrossEntropyLoss', avg_non_ignore=True)))
     with DefaultScope.overwrite_default_scope('mmseg'):
         model = MODELS.build(cfg)
     out = model(torch.randn(2, 3, 64, 64), mode='tensor')

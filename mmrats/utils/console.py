@@ -13,6 +13,7 @@ progress).
 """
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -92,6 +93,11 @@ def track(items: Iterable[T], label: str, total: int | None = None) -> Iterator[
         bar.update(i)
 
 
+def _fd_stream(fd: int) -> TextIO:
+    """A line-buffered text stream on file descriptor ``fd`` that never closes it."""
+    return io.TextIOWrapper(io.FileIO(fd, 'w', closefd=False), line_buffering=True, errors='replace')
+
+
 def quiet() -> bool:
     """Whether a quiet stage is redirecting the output now."""
     return _terminal is not None
@@ -118,18 +124,21 @@ def stage(title: str, log_file: str, verbose: bool = False) -> Iterator[None]:
     sys.stderr.flush()
     saved_fds, saved_streams = (os.dup(1), os.dup(2)), (sys.stdout, sys.stderr)
     _terminal = (os.fdopen(os.dup(saved_fds[0]), 'w'), os.fdopen(os.dup(saved_fds[1]), 'w'))
-    log = open(log_file, 'a', buffering=1)
     start = time.monotonic()
     ok = False
     try:
-        os.dup2(log.fileno(), 1)  # C code, child processes, handlers holding the old sys.stdout
-        os.dup2(log.fileno(), 2)
-        sys.stdout = sys.stderr = log  # Python code, even where sys.stdout is not file descriptor 1
+        with open(log_file, 'a') as log:
+            os.dup2(log.fileno(), 1)  # C code, child processes, handlers holding the old sys.stdout
+            os.dup2(log.fileno(), 2)
+        # Python code, even where sys.stdout was not file descriptor 1 (pytest's capture). Streams over
+        # the descriptors, never closed: a logging handler made during the stage keeps a valid stream.
+        sys.stdout, sys.stderr = _fd_stream(1), _fd_stream(2)
         yield
         ok = True
     finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
         sys.stdout, sys.stderr = saved_streams
-        log.close()
         os.dup2(saved_fds[0], 1)
         os.dup2(saved_fds[1], 2)
         for fd in saved_fds:

@@ -19,6 +19,14 @@ KNOWN = (
     (UserWarning, r"Only use 'alpha' for pillow backend"),
     # mmcv 2.1.0's photometric transforms on Pillow >= 11.3
     (DeprecationWarning, r"'mode' parameter is deprecated and will be removed in Pillow"),
+    # mmdet 3.3 / mmseg 1.2 stock Mask2Former configs (our _base_) pass dropout=0.0 to mmcv's
+    # MultiheadAttention: the same as attn_drop=proj_drop=0, the recipe as published
+    (DeprecationWarning, r'The arguments `dropout` in MultiheadAttention has been deprecated'),
+    # mmseg 1.2.2 calls its own deprecated build_loss inside its heads
+    (UserWarning, r'``build_loss`` would be deprecated soon'),
+    # mmseg's default runtime builds its visualization hook with draw=False and then warns about
+    # that default; --show-dir turns drawing on
+    (UserWarning, r'The draw is False, it means that the hook for visualization will not take effect'),
 )
 
 

@@ -32,6 +32,21 @@ def test_stage_sends_everything_to_the_log_and_says_to_the_terminal(tmp_path, ca
     assert capfd.readouterr().out == 'after the stage\n'
 
 
+def test_a_stream_taken_inside_a_stage_stays_usable_after_it(tmp_path, capfd):
+    """mmengine's logger keeps the sys.stdout it saw when it was made; after the stage that stream
+    must still accept writes (a closed one broke every later log line with 'I/O operation on closed file')."""
+    import logging
+    with console.stage('make a logger', str(tmp_path / 'l.log')):
+        handler = logging.StreamHandler(sys.stdout)
+    logger = logging.getLogger('mmrats-test-console')
+    logger.addHandler(handler)
+    try:
+        logger.warning('a line after the stage')
+    finally:
+        logger.removeHandler(handler)
+    assert 'Logging error' not in capfd.readouterr().err
+
+
 def test_a_failing_stage_shows_the_end_of_its_log(tmp_path, capfd):
     with pytest.raises(RuntimeError, match='boom'):
         with console.stage('failing', str(tmp_path / 'f.log')):
@@ -95,5 +110,5 @@ def test_mask2former_demo_console_is_short_and_logs_are_complete(scenes, tmp_pat
     pictures = sorted(os.listdir(res['pictures']))
     assert len(pictures) == 4 and all(p.endswith('.png') for p in pictures)  # every test image, drawn once
     log = (wd / 'logs' / 'seg_train.log').read_text()
-    assert 'System environment' in log and 'Config:' in log and 'Iter(train) [3/3]' in log
+    assert 'System environment' in log and 'Config:' in log and 'Saving checkpoint at 3 iterations' in log
     assert 'Config:' not in out.stdout + out.stderr
