@@ -6,8 +6,8 @@
 # (scale 0.3-1) + 4 local crops of 32 (scale 0.08-0.3), batch 32, 2,048 images, 2 epochs,
 # 64 prototypes (hidden 512, bottleneck 128), a constant teacher temperature 0.02 (128 prototypes
 # at 0.04 drifted towards a uniform teacher within 20 iterations, docs/lab_scale.md), EMA momentum
-# 0.99 -> 1, lr 5e-4 (1 warm-up epoch, cosine), gradient clipping 3, float32 on the CPU. tools/lab/lab_experiment.py resizes it
-# (--setting quick / default / long).
+# 0.99 -> 1, lr 5e-4 (1 warm-up epoch, cosine), gradient clipping 3, float32 on the CPU.
+# tools/lab/lab_experiment.py resizes it (--setting quick / default / long).
 # The same recipe goes to the ViT ([CLS]) and the ViT with registers (dino_vit*-lab_*.py).
 _base_ = ['../dino/dino_rats-s16_8xb96-300e_in1k-224.py']
 

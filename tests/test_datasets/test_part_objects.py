@@ -88,7 +88,8 @@ def test_partimagenet_layout_read_by_existing_reader(tmp_path):
         np.testing.assert_array_equal(np.asarray(Image.open(sample.image_path).convert('RGB')), s.image)
         # the reader relabels part categories to 1..C in id order: here the same ids
         np.testing.assert_array_equal(sample.label, s.parts.astype(np.int64))
-        ade = np.asarray(Image.open(out / 'ade' / 'annotations' / 'test' / f'{CATEGORIES[s.category].name}_{i:06d}.png'))
+        name = f'{CATEGORIES[s.category].name}_{i:06d}.png'
+        ade = np.asarray(Image.open(out / 'ade' / 'annotations' / 'test' / name))
         np.testing.assert_array_equal(ade, s.parts)
     assert [cats[k] for k in sorted(cats)] == list(PART_NAMES)
     # same parameters: reused; a foreign non-empty folder: refused, nothing overwritten

@@ -42,7 +42,8 @@ def metric_scores(model, top_k) -> dict:
     return evaluator.evaluate(len(ds))
 
 
-@pytest.mark.parametrize('mode,backbone,method', [('rats', {}, 'registers'), ('mhsa', dict(num_registers=0), 'cls-attn')])
+@pytest.mark.parametrize('mode,backbone,method',
+                         [('rats', {}, 'registers'), ('mhsa', dict(num_registers=0), 'cls-attn')])
 def test_metric_equals_the_tool(tmp_path, mode, backbone, method):
     """Same images (written PNGs vs drawn in memory), same teacher weights: the same M2O / O2O / ARI."""
     model = dino(mode, **backbone)

@@ -33,6 +33,17 @@ def test_quick_run(tmp_path):
         assert title in md
     for name in ('grid.png', 'curves.png', 'rats_pretrained_heads_0.png'):
         assert (tmp_path / 'pictures' / name).stat().st_size > 1000
+    # --report rebuilds the tables and pictures from the saved JSON (an interrupted run's too)
+    (tmp_path / 'lab_results.md').unlink()
+    (tmp_path / 'pictures' / 'grid.png').unlink()
+    assert lab_experiment.main(['--report', '--work-dir', str(tmp_path)]) == 0
+    assert (tmp_path / 'lab_results.md').read_text() == md
+    assert (tmp_path / 'pictures' / 'grid.png').is_file()
+
+
+def test_report_needs_results(tmp_path, capsys):
+    assert lab_experiment.main(['--report', '--work-dir', str(tmp_path)]) == 2
+    assert 'run the experiment first' in capsys.readouterr().err
 
 
 def test_parameter_budget_is_checked(monkeypatch):

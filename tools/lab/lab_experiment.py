@@ -213,14 +213,34 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', default='work_dirs/lab')
     p.add_argument('--data-root', default=None, help='written part objects (default: WORK_DIR/data)')
     p.add_argument('--no-finetune', action='store_true', help='skip Mask2Former')
+    p.add_argument('--report', action='store_true',
+                   help='only rebuild lab_results.md and the pictures from WORK_DIR/lab_results.json '
+                        '(e.g. of an interrupted run)')
     args = p.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         p.error(f'--epochs must be >= 1, got {args.epochs}')
     return args
 
 
+def report(work: Path) -> int:
+    """Tables and pictures of the results saved in ``work`` (a finished or an interrupted run)."""
+    path = work / 'lab_results.json'
+    if not path.is_file():
+        print(f'error: {path} does not exist: run the experiment first (without --report)', file=sys.stderr)
+        return 2
+    results = json.loads(path.read_text())
+    md = lab_report.markdown(results)
+    (work / 'lab_results.md').write_text(md)
+    lab_report.pictures(results, lab_eval.held_out(results['sizes']['test_images'], 'test'), work / 'pictures')
+    print(md)
+    print(f"wrote {work / 'lab_results.md'} and {work / 'pictures'}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.report:
+        return report(Path(args.work_dir))
     s = SETTINGS[args.setting]
     s = replace(s, seeds=tuple(args.seeds) if args.seeds else s.seeds, epochs=args.epochs or s.epochs)
     work = Path(args.work_dir)

@@ -45,7 +45,8 @@ def markdown(results: dict) -> str:
             k8 = '8' if '8' in ks else ks[-1]
             lines.append(f"| {LABELS[m]} | {state} | {rows[0]['method']} ({rows[0]['num_maps']}) | "
                          + ' | '.join(_ms([r['per_k'][k]['m2o'] for r in rows]) for k in ks)
-                         + f" | {_ms([r['per_k'][k8]['o2o'] for r in rows])} | {_ms([r['per_k'][k8]['ari'] for r in rows])} |")
+                         + f" | {_ms([r['per_k'][k8]['o2o'] for r in rows])}"
+                         + f" | {_ms([r['per_k'][k8]['ari'] for r in rows])} |")
     lines += ['', '## k-NN top-1 on the categories (global representation, k = 10, %)', '',
               '| backbone | pretrained | untrained |', '|---|---|---|']
     for m in models:
@@ -76,7 +77,7 @@ def markdown(results: dict) -> str:
         val = [r['val'] for r in runs if r['val']]
         vm = (f"{_ms([v[0]['parts/m2o'] for v in val])} -> {_ms([v[-1]['parts/m2o'] for v in val])}" if val else '-')
         lines.append(f"| {LABELS[m]} | {runs[0]['iters']} | {_ms([r['seconds'] for r in runs], 0)} | "
-                     f"{_ms([r['cpu_seconds'] for r in runs], 0)} | {fl('loss')} | "
+                     f"{_ms([r.get('cpu_seconds', float('nan')) for r in runs], 0)} | {fl('loss')} | "
                      f"{fl('teacher_entropy')} | {fl('teacher_kl_uniform')} | {vm} |")
     if results.get('m2f'):
         lines += ['', f"## Mask2Former on the part labels ({results['sizes']['m2f_iters']} iterations, test mIoU, %)",
@@ -89,7 +90,8 @@ def markdown(results: dict) -> str:
                              f"{_ms([r['mIoU'] for r in rs])} | {_ms([r['mAcc'] for r in rs])} |")
     if 'total_seconds' in results:
         lines += ['', f"Total wall time {results['total_seconds'] / 60:.1f} min, CPU time "
-                  f"{results['total_cpu_seconds'] / 60:.1f} min ({results['threads']} threads; on the idle 2-core "
+                  f"{results.get('total_cpu_seconds', float('nan')) / 60:.1f} min "
+                  f"({results['threads']} threads; on the idle 2-core "
                   f"CPU the wall time is about CPU time / 2)."]
     return '\n'.join(lines) + '\n'
 
