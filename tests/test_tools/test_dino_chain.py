@@ -2,12 +2,13 @@
 (tools/model_converters/dino2backbone.py) -> fine-tune the Mask2Former demo from it."""
 import json
 
+import pytest
 import torch
 
 from mmrats.datasets.sample_photos import write_sample_photos
 from mmrats.datasets.synthetic_scenes import write_dataset
 from mmrats.models import RATSViT
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 from tools import train as train_tool
 from tools.model_converters import dino2backbone
 
@@ -70,37 +71,65 @@ def test_dino_demo_driver(tmp_path):
     assert dino_demo.main(['--models', 'rats', '--epochs', '1', '--no-finetune', '--photos', str(tmp_path / 'photos'),
                            '--scenes', str(scenes), '--work-dir', str(wd)]) == 0
     res = json.loads((wd / 'dino_demo_results.json').read_text())
-    first = res['pretrain']['rats']['first_epoch']
-    assert first['epoch'] == 1 and first['loss'] > 0 and 0 < first['teacher_entropy']
-    names = [r['name'] for r in res['parts']]
-    assert names == ['rats (DINO demo)', 'rats (untrained)']
-    assert all(0 <= r['m2o'] <= 100 for r in res['parts'])
-    assert (wd / 'rats_teacher_backbone_finetune.pth').exists()
+    pre = res['pretrain']['rats']
+    first = pre['first_epoch']
+    # the first-epoch row is the mean of this run's logged losses
+    logged = [json.loads(line) for p in (wd / 'rats').glob('*/vis_data/scalars.json')
+              for line in p.read_text().splitlines()]
+    losses = [r['loss'] for r in logged if r.get('epoch') == 1 and 'loss' in r]
+    assert first['epoch'] == 1 and losses and first['loss'] == pytest.approx(sum(losses) / len(losses))
+    # the extracted backbone is the pretraining checkpoint's teacher
+    full = torch.load(pre['checkpoint'], map_location='cpu', weights_only=True)['state_dict']
+    for name in ('rats_teacher_backbone.pth', 'rats_teacher_backbone_finetune.pth'):
+        out = torch.load(wd / name, map_location='cpu', weights_only=True)['state_dict']
+        assert torch.equal(out['registers'], full['teacher.backbone.registers']), name
+    # part discovery ran on the pretrained weights: other scores than the untrained backbone's
+    parts = {r['name']: r for r in res['parts']}
+    assert list(parts) == ['rats (DINO demo)', 'rats (untrained)']
+    scores = [tuple(parts[n][k] for k in ('m2o', 'o2o', 'ari')) for n in parts]
+    assert scores[0] != scores[1] and all(0 <= v <= 100 for v in scores[0][:2] + scores[1][:2])
 
 
 def test_two_process_dino_pretraining(tmp_path):
-    """torchrun, 2 CPU processes (gloo): the hooks unwrap the DDP model; the center is all-reduced."""
+    """torchrun, 2 CPU processes (gloo): the hooks unwrap the DDP model; the center is all-reduced: after
+    every update both ranks hold the same center, the EMA of the mean of the two ranks' batch means."""
     import os
     import subprocess
     import sys
-    photos = tmp_path / 'photos'
+
+    from mmengine.config import Config
+    photos, wd = tmp_path / 'photos', tmp_path / 'dist'
     write_sample_photos(str(photos), max_side=128)
+    cfg = Config.fromfile(DINO)  # the demo config plus a hook recording every rank's center updates
+    cfg.custom_imports = dict(imports=['tests.test_tools.dino_center_probe'], allow_failed_imports=False)
+    cfg.custom_hooks.append(dict(type='DINOCenterProbeHook'))
+    cfg.dump(str(tmp_path / 'dino_probe.py'))
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_port=29531',
-           str(REPO / 'tools/train.py'), DINO, '--launcher', 'pytorch', '--work-dir', str(tmp_path / 'dist'),
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2', f'--master_port={free_port()}',
+           str(REPO / 'tools/train.py'), str(tmp_path / 'dino_probe.py'), '--launcher', 'pytorch',
+           '--work-dir', str(wd),
            '--cfg-options', f'train_dataloader.dataset.dataset.data_root={photos}', 'train_dataloader.batch_size=4',
            'train_dataloader.dataset.times=1', 'train_dataloader.num_workers=0', 'train_cfg.max_epochs=1',
            'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1']
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=str(REPO))
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
-    log = next((tmp_path / 'dist').glob('*/*.log')).read_text()
+    log = next(wd.glob('*/*.log')).read_text()
     # momentum / teacher_temp are logged by DINOTeacherHook right after its EMA update: the hook found the
     # DINO model inside the DDP wrapper
     assert 'Distributed training: True' in log and 'teacher_temp: 0.0100' in log and 'momentum: ' in log
-    ckpt = torch.load(tmp_path / 'dist' / 'epoch_1.pth', map_location='cpu', weights_only=True)
-    sd = ckpt['state_dict']
+    ranks = [torch.load(wd / f'center_rank{r}.pt', map_location='cpu', weights_only=True) for r in (0, 1)]
+    assert len(ranks[0]) == len(ranks[1]) == 2  # 17 photos, 2 ranks x batch 4, drop_last: 2 iterations
+    for step, (r0, r1) in enumerate(zip(*ranks)):
+        assert not torch.equal(r0['local'], r1['local']), 'the two ranks saw the same images'
+        assert torch.equal(r0['after'], r1['after']), f'the ranks hold different centers after update {step}'
+        m = r0['momentum']
+        expected = r0['before'] * m + (r0['local'] + r1['local']) / 2 * (1 - m)
+        torch.testing.assert_close(r0['after'], expected, rtol=0, atol=1e-6)
+        rank_local = r0['before'] * m + r0['local'] * (1 - m)
+        assert (rank_local - expected).abs().max() > 1e-3  # control: a rank-local center would differ
+    sd = torch.load(wd / 'epoch_1.pth', map_location='cpu', weights_only=True)['state_dict']
     assert not any(k.startswith('module.') for k in sd)  # saved unwrapped
-    assert sd['head.center'].abs().sum() > 0  # the center was updated (all-reduced over the 2 ranks)
+    assert torch.equal(sd['head.center'], ranks[0][-1]['after'])
 
 
 def test_demo_epoch_means_read_one_run_only(tmp_path):
