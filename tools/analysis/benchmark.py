@@ -2,7 +2,8 @@
 """Cost of RATS vs ViT-S/16, like the paper's Table 3: prints a table, writes JSON + markdown.
 
     python tools/analysis/benchmark.py [--device cpu|cuda] [--resolutions 224 512 1024]
-        [--models ...] [--repeats 3] [--amp] [--out-dir work_dirs/benchmark]
+        [--models ...] [--repeats 3] [--amp] [--compile [--compile-backend B]] [--dino-split] [--sdpa-check]
+        [--peak-tflops T] [--out-dir work_dirs/benchmark]
 
 Rows: timm ViT-S/16 (SDPA; the reference), our ``mhsa`` ViT-S/16, RATS-S
 (partitioned), RATS-S shared registers, RATS-S learned communicate, RATS-S +
@@ -11,8 +12,25 @@ multi-crop step (2 x 224 + 10 x 96 crops, crops of equal size batched; student
 forward + backward on all crops, teacher forward on the global crops;
 backbones only). Columns: parameters, forward GFLOPs (manual attention path,
 ``torch.utils.flop_counter``; 1 image), peak memory and latency of forward and
-of forward + backward (median of ``--repeats`` after a warm-up), images/s,
-and the ratios to timm ViT-S/16 measured in the same run.
+of forward + backward, images/s, and the ratios to timm ViT-S/16 measured in
+the same run.
+
+Timing: the models of one section are built first and then timed in turn,
+repeat after repeat (interleaved), so that load from other processes falls on
+all of them alike; the table gives the median of ``--repeats`` after one
+warm-up round, the JSON also the minimum.
+
+Options: ``--compile`` adds a ``torch.compile``d twin of every row (the
+backbone's ``forward_features``; its ratios are to the compiled reference);
+``--dino-split`` adds the DINO step's local and global crops alone (student
+forward + backward); ``--sdpa-check`` reports, for every attention path of
+every model (compress, communicate, broadcast, parallel, MHSA), which
+``scaled_dot_product_attention`` kernel runs on this device and dtype, which
+backends accept the path's exact tensors (``torch.nn.attention.sdpa_kernel``)
+and, on CUDA, how far the path's output is from float32 on the CPU. The DINO
+rows also get the FLOPs of the whole step (student forward + backward, teacher
+forward; counted once) and the achieved TFLOP/s; with a peak (``--peak-tflops``,
+or known for the GPU when ``--amp``), the model FLOP utilisation.
 
 Peak memory: CUDA ``max_memory_allocated``; CPU, the peak of live tensor bytes
 replayed from the profiler's allocation events (one extra step under
@@ -27,9 +45,12 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from mmrats.models import RATSViT
@@ -44,7 +65,13 @@ MODELS = {
     'RATS-S/16 + parallel': dict(parallel_branch=True),
 }
 REFERENCE = 'timm ViT-S/16'
-DEFAULT_BATCH = dict(cpu={224: 8, 512: 2, 1024: 1, 'dino': 2}, cuda={224: 64, 512: 16, 1024: 4, 'dino': 32})
+DINO_MODELS = (REFERENCE, 'ViT-S/16 (mmrats mhsa)', 'RATS-S/16')
+DINO = 'DINO step 2x224+10x96'
+DINO_LOCAL, DINO_GLOBAL = 'DINO local crops 10x96', 'DINO global crops 2x224'
+COMPILED = ' [compiled]'
+DEFAULT_BATCH = dict(cpu={224: 8, 512: 2, 1024: 1, 'dino': 4}, cuda={224: 64, 512: 16, 1024: 4, 'dino': 32})
+# Dense bf16 tensor-core peaks (TFLOP/s) from the vendors' data sheets, for --amp on these GPUs.
+PEAK_BF16_TFLOPS = {'H100 PCIe': 756.0, 'H100': 989.4, 'H200': 989.4, 'A100': 312.0, 'L40S': 362.0}
 
 
 def build(name: str, img_size: int, dynamic: bool = False) -> torch.nn.Module:
@@ -60,6 +87,12 @@ def build(name: str, img_size: int, dynamic: bool = False) -> torch.nn.Module:
     return model
 
 
+def compile_backbone(model: torch.nn.Module, backend: str = 'inductor') -> torch.nn.Module:
+    """``torch.compile`` the backbone's ``forward_features`` (what DINO and :func:`tokens` call), in place."""
+    model.forward_features = torch.compile(model.forward_features, backend=backend, dynamic=False)
+    return model
+
+
 def set_fused(model: torch.nn.Module, fused: bool) -> None:
     if isinstance(model, RATSViT):
         model.set_fused_attention(fused)
@@ -67,6 +100,12 @@ def set_fused(model: torch.nn.Module, fused: bool) -> None:
         for m in model.modules():
             if hasattr(m, 'fused_attn'):
                 m.fused_attn = fused
+
+
+def is_fused(model: torch.nn.Module) -> bool:
+    if isinstance(model, RATSViT):
+        return model.blocks[0].attn.fused
+    return any(getattr(m, 'fused_attn', False) for m in model.modules())
 
 
 def tokens(model: torch.nn.Module, x: torch.Tensor) -> dict:
@@ -84,25 +123,27 @@ def loss_of(t: dict) -> torch.Tensor:
 
 
 class Step:
-    """One timed unit of work: forward only, or forward + backward."""
+    """One timed unit of work: forward only, or forward + backward (+ a teacher's forward)."""
 
-    def __init__(self, models: list, inputs: list, backward: bool, teacher: tuple | None = None) -> None:
+    def __init__(self, models: list, inputs: list, backward: bool, teacher: tuple | None = None,
+                 amp: bool = False, device: str = 'cpu') -> None:
         self.models, self.inputs, self.backward, self.teacher = models, inputs, backward, teacher
+        self.amp, self.device = amp, device
 
     def __call__(self) -> None:
-        loss = 0
-        ctx = torch.enable_grad() if self.backward else torch.no_grad()
-        with ctx:
-            for x in self.inputs:
-                loss = loss + loss_of(tokens(self.models[0], x))
-        if self.backward:
-            loss.backward()
-            for m in self.models:
-                m.zero_grad(set_to_none=True)
-        if self.teacher is not None:
-            with torch.no_grad():
-                for x in self.teacher[1]:
-                    tokens(self.teacher[0], x)
+        with torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.amp):
+            loss = 0
+            with torch.enable_grad() if self.backward else torch.no_grad():
+                for x in self.inputs:
+                    loss = loss + loss_of(tokens(self.models[0], x))
+            if self.backward:
+                loss.backward()
+                for m in self.models:
+                    m.zero_grad(set_to_none=True)
+            if self.teacher is not None:
+                with torch.no_grad():
+                    for x in self.teacher[1]:
+                        tokens(self.teacher[0], x)
 
 
 def sync(device: str) -> None:
@@ -110,35 +151,33 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_step(step: Step, device: str, repeats: int, amp: bool) -> float:
-    """Median seconds of ``step`` after one warm-up call."""
-    times = []
+def time_interleaved(steps: dict[str, Callable], device: str, repeats: int) -> dict[str, list[float]]:
+    """Seconds of every step, ``repeats`` rounds over all steps after one warm-up round."""
+    times = {k: [] for k in steps}
     for i in range(repeats + 1):
-        sync(device)
-        t0 = time.perf_counter()
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=amp):
+        for key, step in steps.items():
+            sync(device)
+            t0 = time.perf_counter()
             step()
-        sync(device)
-        if i:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+            sync(device)
+            if i:
+                times[key].append(time.perf_counter() - t0)
+    return times
 
 
-def peak_memory(step: Step, device: str, amp: bool) -> int:
+def peak_memory(step: Step, device: str) -> int:
     """Peak bytes of live tensors during one call of ``step`` (see module doc)."""
     if device == 'cuda':
         torch.cuda.synchronize()
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=amp):
-            step()
+        step()
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - base
     from torch.profiler import ProfilerActivity, profile
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=amp):
-            step()
+        step()
     events = sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start)
     cur = peak = 0
     for e in events:
@@ -147,65 +186,143 @@ def peak_memory(step: Step, device: str, amp: bool) -> int:
     return peak
 
 
-def gflops(model: torch.nn.Module, shapes: list) -> float:
-    """Forward GFLOPs for the given input shapes (manual attention, so every matmul is counted)."""
-    was_fused = (model.blocks[0].attn.fused if isinstance(model, RATSViT)
-                 else any(getattr(m, 'fused_attn', False) for m in model.modules()))
+def count_flops(model: torch.nn.Module, fn: Callable[[], None]) -> float:
+    """FLOPs of ``fn`` on the manual attention path (every matmul counted; backward included if run)."""
+    was_fused = is_fused(model)
     set_fused(model, False)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        for s in shapes:
-            tokens(model, torch.randn(*s))
-    set_fused(model, was_fused)
-    return counter.get_total_flops() / 1e9
+    try:
+        with FlopCounterMode(display=False) as counter:
+            fn()
+    finally:
+        set_fused(model, was_fused)
+    return counter.get_total_flops()
 
 
-def bench_resolution(name: str, res: int, args) -> dict:
+def gflops(model: torch.nn.Module, shapes: list) -> float:
+    """Forward GFLOPs for the given input shapes."""
+    def fwd():
+        with torch.no_grad():
+            for s in shapes:
+                tokens(model, torch.randn(*s))
+    return count_flops(model, fwd) / 1e9
+
+
+def dino_step_tflop(model: torch.nn.Module) -> float:
+    """TFLOP of one DINO step per image: student fwd + bwd on 2 x 224 + 10 x 96, teacher fwd on 2 x 224."""
+    crops = [torch.randn(2, 3, 224, 224), torch.randn(10, 3, 96, 96)]
+
+    def step():
+        loss = sum(loss_of(tokens(model, x)) for x in crops)
+        loss.backward()
+        with torch.no_grad():
+            tokens(model, crops[0])
+    flops = count_flops(model, step)
+    model.zero_grad(set_to_none=True)
+    return flops / 1e12
+
+
+class Case:
+    """One row: a model, its steps, and what is known about it before timing."""
+
+    def __init__(self, section: str, name: str, batch: int, params: int, fwd: Step | None, fwdbwd: Step,
+                 gflops_: float | None, step_tflop: float | None = None) -> None:
+        self.section, self.name, self.batch, self.params = section, name, batch, params
+        self.fwd, self.fwdbwd, self.gflops, self.step_tflop = fwd, fwdbwd, gflops_, step_tflop
+
+
+def resolution_cases(res: int, names: list, args) -> list[Case]:
     b = args.batch.get(res) or DEFAULT_BATCH[args.device][res]
-    model = build(name, res).to(args.device).train()
     x = torch.randn(b, 3, res, res, device=args.device)
-    fwd, fwdbwd = Step([model], [x], False), Step([model], [x], True)
-    row = dict(section=f'{res}x{res}', model=name, batch=b,
-               params=sum(p.numel() for p in model.parameters()),
-               gflops=gflops(model.cpu(), [(1, 3, res, res)]) if args.flops else None)
-    model.to(args.device)
-    row['fwd_s'] = time_step(fwd, args.device, args.repeats, args.amp)
-    row['fwdbwd_s'] = time_step(fwdbwd, args.device, args.repeats, args.amp)
-    row['peak_mem_fwdbwd_mb'] = peak_memory(fwdbwd, args.device, args.amp) / 2**20
-    row['img_per_s'] = b / row['fwdbwd_s']
-    return row
+    cases = []
+    for name in names:
+        model = build(name, res).train()
+        flops = gflops(model, [(1, 3, res, res)]) if args.flops else None
+        params = sum(p.numel() for p in model.parameters())
+        model.to(args.device)
+        for compiled in [False, True] if args.compile else [False]:
+            if compiled:
+                model = compile_backbone(build(name, res).train().to(args.device), args.compile_backend)
+            cases.append(Case(f'{res}x{res}', name + (COMPILED if compiled else ''), b, params,
+                              Step([model], [x], False, amp=args.amp, device=args.device),
+                              Step([model], [x], True, amp=args.amp, device=args.device), flops))
+    return cases
 
 
-def bench_dino(name: str, args) -> dict:
+def dino_cases(names: list, args) -> list[Case]:
     b = args.batch.get('dino') or DEFAULT_BATCH[args.device]['dino']
-    student = build(name, 224, dynamic=True).to(args.device).train()
-    teacher = build(name, 224, dynamic=True).to(args.device).eval().requires_grad_(False)
     globals_ = torch.randn(2 * b, 3, 224, 224, device=args.device)
     locals_ = torch.randn(10 * b, 3, 96, 96, device=args.device)
-    step = Step([student], [globals_, locals_], True, teacher=(teacher, [globals_]))
-    row = dict(section='DINO step 2x224+10x96', model=name, batch=b,
-               params=sum(p.numel() for p in student.parameters()),
-               gflops=gflops(student.cpu(), [(2, 3, 224, 224), (10, 3, 96, 96)]) if args.flops else None)
-    student.to(args.device)
-    row['fwd_s'] = None
-    row['fwdbwd_s'] = time_step(step, args.device, args.repeats, args.amp)
-    row['peak_mem_fwdbwd_mb'] = peak_memory(step, args.device, args.amp) / 2**20
-    row['img_per_s'] = b / row['fwdbwd_s']
-    return row
+    cases = []
+    for name in names:
+        student = build(name, 224, dynamic=True).train()
+        flops = gflops(student, [(2, 3, 224, 224), (10, 3, 96, 96)]) if args.flops else None
+        tflop = dino_step_tflop(student) if args.flops else None
+        params = sum(p.numel() for p in student.parameters())
+        for compiled in [False, True] if args.compile else [False]:
+            if compiled:
+                student = build(name, 224, dynamic=True).train()
+            student.to(args.device)
+            teacher = build(name, 224, dynamic=True).to(args.device).eval().requires_grad_(False)
+            if compiled:
+                compile_backbone(student, args.compile_backend)
+                compile_backbone(teacher, args.compile_backend)
+            suffix = COMPILED if compiled else ''
+            kw = dict(amp=args.amp, device=args.device)
+            cases.append(Case(DINO, name + suffix, b, params, None,
+                              Step([student], [globals_, locals_], True, teacher=(teacher, [globals_]), **kw),
+                              flops, tflop))
+            if args.dino_split:
+                cases.append(Case(DINO_LOCAL, name + suffix, b, params, None,
+                                  Step([student], [locals_], True, **kw), None))
+                cases.append(Case(DINO_GLOBAL, name + suffix, b, params, None,
+                                  Step([student], [globals_], True, **kw), None))
+    return cases
+
+
+def run_cases(cases: list[Case], args) -> list[dict]:
+    """Time the cases interleaved (see module doc), then measure each one's peak memory."""
+    steps = {}
+    for i, c in enumerate(cases):
+        if c.fwd is not None:
+            steps[(i, 'fwd')] = c.fwd
+        steps[(i, 'fwdbwd')] = c.fwdbwd
+    times = time_interleaved(steps, args.device, args.repeats)
+    rows = []
+    for i, c in enumerate(cases):
+        t = times[(i, 'fwdbwd')]
+        row = dict(section=c.section, model=c.name, compiled=c.name.endswith(COMPILED), batch=c.batch,
+                   params=c.params, gflops=c.gflops, fwd_s=None, fwd_min_s=None,
+                   fwdbwd_s=statistics.median(t), fwdbwd_min_s=min(t), fwdbwd_all_s=t)
+        if c.fwd is not None:
+            row['fwd_s'], row['fwd_min_s'] = statistics.median(times[(i, 'fwd')]), min(times[(i, 'fwd')])
+        row['peak_mem_fwdbwd_mb'] = peak_memory(c.fwdbwd, args.device) / 2**20
+        row['img_per_s'] = c.batch / row['fwdbwd_s']
+        if c.step_tflop is not None:
+            row['step_tflop_per_img'] = c.step_tflop
+            row['achieved_tflops'] = c.step_tflop * c.batch / row['fwdbwd_s']
+            if args.peak_tflops:
+                row['mfu'] = row['achieved_tflops'] / args.peak_tflops
+        rows.append(row)
+        print(f"{c.section:<24} {c.name:<40} fwd+bwd {row['fwdbwd_s'] * 1e3:9.1f} ms "
+              f"(min {row['fwdbwd_min_s'] * 1e3:.1f})", flush=True)
+    return rows
 
 
 def add_ratios(rows: list) -> None:
-    ref = {r['section']: r for r in rows if r['model'] == REFERENCE}
+    """Ratios to the reference of the same section (compiled rows: to the compiled reference)."""
+    ref = {(r['section'], r['compiled']): r for r in rows if r['model'].removesuffix(COMPILED) == REFERENCE}
     for r in rows:
-        base = ref.get(r['section'])
+        base = ref.get((r['section'], r['compiled']))
         if base is None:
             continue
         r['time_vs_ref'] = r['fwdbwd_s'] / base['fwdbwd_s']
+        r['time_vs_ref_min'] = r['fwdbwd_min_s'] / base['fwdbwd_min_s']
         r['speedup_vs_ref'] = base['fwdbwd_s'] / r['fwdbwd_s']
         r['mem_vs_ref'] = r['peak_mem_fwdbwd_mb'] / base['peak_mem_fwdbwd_mb']
 
 
 def targets(rows: list) -> list:
-    """The issue's targets, checked on this run's numbers."""
+    """The issues' targets, checked on this run's (eager) numbers."""
     def get(section, model):
         return next((r for r in rows if r['section'] == section and r['model'] == model), None)
     checks = []
@@ -213,7 +330,7 @@ def targets(rows: list) -> list:
             ('512x512', 'RATS-S/16', 'speedup_vs_ref', '>=', 1.6, 'fwd+bwd speed-up vs timm ViT-S/16 at 512'),
             ('512x512', 'RATS-S/16', 'mem_vs_ref', '<=', 0.6, 'fwd+bwd peak memory vs timm ViT-S/16 at 512'),
             ('1024x1024', 'RATS-S/16', 'speedup_vs_ref', '>=', 3.5, 'fwd+bwd speed-up vs timm ViT-S/16 at 1024'),
-            ('DINO step 2x224+10x96', 'RATS-S/16', 'time_vs_ref', '<=', 2.0, 'DINO multi-crop step time vs ViT-S/16'),
+            (DINO, 'RATS-S/16', 'time_vs_ref', '<=', 2.0, 'DINO multi-crop step time vs ViT-S/16'),
             ('512x512', 'RATS-S/16 + parallel', 'time_vs_ref', '<=', 1.15,
              'parallel-branch backbone fwd+bwd time vs ViT-S/16 at 512')]:
         r = get(section, model)
@@ -225,13 +342,91 @@ def targets(rows: list) -> list:
     return checks
 
 
+# ------------------------------------------------------------------ SDPA check
+class RecordSDPA(TorchFunctionMode):
+    """Record the arguments of every ``F.scaled_dot_product_attention`` call (copies, strides kept)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[torch.Tensor, ...]] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func is F.scaled_dot_product_attention:
+            self.calls.append(tuple(torch.empty_strided(a.shape, a.stride(), dtype=a.dtype, device=a.device)
+                                    .copy_(a) for a in args[:3]))
+        return func(*args, **(kwargs or {}))
+
+
+def attention_paths(model: torch.nn.Module) -> list[str]:
+    """The SDPA calls of one block, in order."""
+    attn = model.blocks[0].attn
+    if isinstance(model, RATSViT) and model.mode == 'rats':
+        return ['compress', 'communicate', 'broadcast'] + (['parallel'] if attn.parallel else [])
+    return ['attention']
+
+
+def sdpa_kernel_name(q, k, v) -> str:
+    """The aten SDPA kernel that one unrestricted call dispatches to."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        F.scaled_dot_product_attention(q, k, v)
+    names = [e.name for e in prof.events() if 'scaled_dot_product' in e.name and e.name !=
+             'aten::scaled_dot_product_attention']
+    return names[0].removeprefix('aten::') if names else 'unknown'
+
+
+def backend_accepts(backend, q, k, v) -> bool:
+    """Whether SDPA restricted to ``backend`` runs forward and backward on these exact tensors."""
+    from torch.nn.attention import sdpa_kernel
+    q, k, v = (t.detach().requires_grad_() for t in (q, k, v))
+    try:
+        with sdpa_kernel([backend]), warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            F.scaled_dot_product_attention(q, k, v).float().sum().backward()
+        return True
+    except RuntimeError:
+        return False
+
+
+def sdpa_check(names: list, args) -> list[dict]:
+    """Which SDPA kernel every attention path of every model uses (see module doc)."""
+    from torch.nn.attention import SDPBackend
+    backends = {'flash': SDPBackend.FLASH_ATTENTION, 'efficient': SDPBackend.EFFICIENT_ATTENTION,
+                'cudnn': SDPBackend.CUDNN_ATTENTION, 'math': SDPBackend.MATH}
+    b = 2
+    rows = []
+    for name in names:
+        if MODELS[name] is None or 'manual attn' in name:
+            continue
+        for res in (224, 96):
+            model = build(name, 224, dynamic=True).to(args.device).train()
+            x = torch.randn(b, 3, res, res, device=args.device)
+            rec = RecordSDPA()
+            with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.amp), rec:
+                loss_of(tokens(model, x)).backward()
+            paths = attention_paths(model)
+            for path, (q, k, v) in zip(paths, rec.calls[:len(paths)]):
+                row = dict(model=name, crop=res, path=path, q=list(q.shape), k=list(k.shape), dtype=str(q.dtype),
+                           q_contiguous=q.is_contiguous(), kernel=sdpa_kernel_name(q, k, v),
+                           accepts={key: backend_accepts(be, q, k, v) for key, be in backends.items()})
+                if args.device == 'cuda':  # this path's output against float32 on the CPU
+                    ref = F.scaled_dot_product_attention(*(t.detach().float().cpu() for t in (q, k, v)))
+                    out = F.scaled_dot_product_attention(q, k, v).float().cpu()
+                    row['max_abs_err_vs_cpu_fp32'] = (out - ref).abs().max().item()
+                    row['max_abs_ref'] = ref.abs().max().item()
+                rows.append(row)
+    return rows
+
+
+# -------------------------------------------------------------------- output
 def fmt(v, spec):
     return '-' if v is None else format(v, spec)
 
 
-def markdown(rows: list, checks: list, env: dict) -> str:
+def markdown(rows: list, checks: list, env: dict, sdpa: list | None = None) -> str:
     lines = [f"Device: {env['device_name']}; torch {env['torch']}; {env['threads']} threads; "
-             f"dtype {'bf16 autocast' if env['amp'] else 'float32'}.", '',
+             f"dtype {'bf16 autocast' if env['amp'] else 'float32'}; median of {env['repeats']} interleaved "
+             'repeats.', '',
              '| section | model | batch | params (M) | fwd GFLOPs/img (DINO: 12 crops) | fwd ms | fwd+bwd ms | img/s | '
              'peak mem (MB) | fwd+bwd speed-up vs timm (x) | peak mem vs timm (x) |',
              '|---|---|---|---|---|---|---|---|---|---|---|']
@@ -241,25 +436,48 @@ def markdown(rows: list, checks: list, env: dict) -> str:
             f"{fmt(r['fwd_s'] and r['fwd_s'] * 1e3, '.0f')} | {r['fwdbwd_s'] * 1e3:.0f} | {r['img_per_s']:.2f} | "
             f"{r['peak_mem_fwdbwd_mb']:.0f} | {fmt(r.get('speedup_vs_ref'), '.2f')} | "
             f"{fmt(r.get('mem_vs_ref'), '.2f')} |")
+    dino = [r for r in rows if 'step_tflop_per_img' in r]
+    if dino:
+        lines += ['', '| DINO step | batch | step time (x timm, median / min) | TFLOP / img (fwd+bwd+teacher) | '
+                  'achieved TFLOP/s | MFU |', '|---|---|---|---|---|---|']
+        lines += [f"| {r['model']} | {r['batch']} | {fmt(r.get('time_vs_ref'), '.2f')} / "
+                  f"{fmt(r.get('time_vs_ref_min'), '.2f')} | {r['step_tflop_per_img']:.3f} | "
+                  f"{r['achieved_tflops']:.3f} | {fmt(r.get('mfu') and 100 * r['mfu'], '.1f')}"
+                  f"{'%' if r.get('mfu') else ''} |" for r in dino]
     if checks:
         lines += ['', '| target | measured | goal | met |', '|---|---|---|---|']
         lines += [f"| {c['target']} | {c['value']} | {c['goal']} | {'yes' if c['met'] else 'NO'} |" for c in checks]
+    if sdpa:
+        keys = list(sdpa[0]['accepts'])
+        lines += ['', f"| model | crop | path | q shape | dtype | kernel that runs | {' | '.join(keys)} | "
+                  'max abs err vs CPU fp32 |', '|---' * (7 + len(keys)) + '|']
+        for s in sdpa:
+            ok = ' | '.join('yes' if s['accepts'][k] else 'no' for k in keys)
+            err = fmt(s.get('max_abs_err_vs_cpu_fp32'), '.2e')
+            lines.append(f"| {s['model']} | {s['crop']} | {s['path']} | {tuple(s['q'])} | {s['dtype']} | "
+                         f"{s['kernel']} | {ok} | {err} |")
     return '\n'.join(lines) + '\n'
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu', choices=('cpu', 'cuda'))
-    p.add_argument('--resolutions', type=int, nargs='+', default=[224, 512, 1024])
+    p.add_argument('--resolutions', type=int, nargs='*', default=[224, 512, 1024])
     p.add_argument('--models', nargs='+', default=list(MODELS), choices=list(MODELS), metavar='MODEL',
                    help=f'subset of: {list(MODELS)}')
     p.add_argument('--no-dino', action='store_true', help='skip the DINO multi-crop step')
+    p.add_argument('--dino-split', action='store_true', help='also time the local and the global crops alone')
     p.add_argument('--no-flops', dest='flops', action='store_false', help='skip the FLOP count')
     p.add_argument('--batch', nargs='*', default=[], metavar='RES=B',
-                   help="batch per resolution, e.g. 512=4 dino=8 (defaults: cpu 224=8 512=2 1024=1 dino=2; "
+                   help="batch per resolution, e.g. 512=4 dino=8 (defaults: cpu 224=8 512=2 1024=1 dino=4; "
                         "cuda 224=64 512=16 1024=4 dino=32)")
     p.add_argument('--repeats', type=int, default=3)
     p.add_argument('--amp', action='store_true', help='bf16 autocast')
+    p.add_argument('--compile', action='store_true', help='add torch.compile rows')
+    p.add_argument('--compile-backend', default='inductor', help='torch.compile backend of --compile')
+    p.add_argument('--sdpa-check', action='store_true', help='report the SDPA kernel of every attention path')
+    p.add_argument('--peak-tflops', type=float, default=None,
+                   help='peak TFLOP/s of the device for the model FLOP utilisation (default: known GPUs with --amp)')
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: all cores)')
     p.add_argument('--out-dir', default='work_dirs/benchmark')
     args = p.parse_args(argv)
@@ -273,8 +491,13 @@ def parse_args(argv=None):
     for r in args.resolutions:
         if r % 16:
             p.error(f'--resolutions: {r} is not a multiple of 16')
+    if args.repeats < 1:
+        p.error('--repeats must be >= 1')
     if args.device == 'cuda' and not torch.cuda.is_available():
         p.error('--device cuda: no CUDA device is available')
+    if args.peak_tflops is None and args.device == 'cuda' and args.amp:
+        gpu = torch.cuda.get_device_name()
+        args.peak_tflops = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in gpu), None)
     return args
 
 
@@ -287,24 +510,22 @@ def main(argv=None) -> int:
     device_name = torch.cuda.get_device_name() if args.device == 'cuda' else (platform.processor() or 'cpu') + \
         f' ({os.cpu_count()} cores)'
     env = dict(device=args.device, device_name=device_name, torch=torch.__version__,
-               threads=torch.get_num_threads(), amp=args.amp, repeats=args.repeats, python=sys.version.split()[0])
+               threads=torch.get_num_threads(), amp=args.amp, compile=args.compile, repeats=args.repeats,
+               peak_tflops=args.peak_tflops, python=sys.version.split()[0], date=time.strftime('%Y-%m-%d %H:%M'))
     rows = []
     for res in args.resolutions:
-        for name in args.models:
-            rows.append(bench_resolution(name, res, args))
-            print(f"{res:>5} {name:<26} fwd+bwd {rows[-1]['fwdbwd_s'] * 1e3:9.1f} ms", flush=True)
+        rows += run_cases(resolution_cases(res, args.models, args), args)
     if not args.no_dino:
-        for name in [m for m in args.models if m in (REFERENCE, 'ViT-S/16 (mmrats mhsa)', 'RATS-S/16')]:
-            rows.append(bench_dino(name, args))
-            print(f" dino {name:<26} step    {rows[-1]['fwdbwd_s'] * 1e3:9.1f} ms", flush=True)
+        rows += run_cases(dino_cases([m for m in args.models if m in DINO_MODELS], args), args)
     add_ratios(rows)
     checks = targets(rows)
-    md = markdown(rows, checks, env)
+    sdpa = sdpa_check(args.models, args) if args.sdpa_check else None
+    md = markdown(rows, checks, env, sdpa)
     print(md)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f'benchmark_{args.device}.json').write_text(json.dumps(dict(env=env, rows=rows, targets=checks),
-                                                                  indent=2))
+    (out / f'benchmark_{args.device}.json').write_text(
+        json.dumps(dict(env=env, rows=rows, targets=checks, sdpa=sdpa), indent=2))
     (out / f'benchmark_{args.device}.md').write_text(md)
     print(f'wrote {out}/benchmark_{args.device}.json and .md')
     return 0

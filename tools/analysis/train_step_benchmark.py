@@ -2,7 +2,7 @@
 """Time and memory of real-size training iterations of full configs: prints a table, writes JSON + markdown.
 
     python tools/analysis/train_step_benchmark.py CONFIG [CONFIG ...] [--iters 3] [--warmup 1]
-        [--batch-size N] [--amp] [--out-dir work_dirs/train_step_benchmark]
+        [--batch-size N] [--amp] [--compile] [--out-dir work_dirs/train_step_benchmark]
 
 Each config is trained, unchanged except where said here, through the stock
 mmengine ``Runner`` for ``--warmup + --iters`` iterations; the table reports
@@ -20,7 +20,10 @@ mmseg, COCO layout for mmdet; the pipelines crop/resize them to the config's
 checkpoints); the parameter schedulers (none: they do not change the cost);
 pretrained-weight paths (random init); ``--batch-size`` per process if given;
 ``--amp`` switches to bf16 mixed precision on CUDA (the DINO configs already
-use it there; on a CPU ``tools/train.py``'s rule applies: float32).
+use it there; on a CPU ``tools/train.py``'s rule applies: float32);
+``--compile`` sets mmengine's ``compile=True`` (``torch.compile`` of the
+model's ``train_step``, the backbone included; the warm-up iterations then
+include the compilation).
 
 This measures issue 3's "one real-size training iteration of each real config"
 and issue 4's "images/s of a real-size pretraining step" on any machine.
@@ -125,6 +128,8 @@ def benchmark_cfg(path: str, args, data: dict, work_dir: str) -> Config:
         cfg.default_hooks.visualization.draw = False
     cfg.model.backbone.init_cfg = None
     cfg.load_from, cfg.resume = None, False
+    if args.compile:
+        cfg.compile = True
     if args.amp and torch.cuda.is_available():
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.dtype = 'bfloat16'
@@ -151,7 +156,7 @@ def run_one(path: str, args, data: dict) -> dict:
     return dict(config=path, batch_per_process=batch, iters=len(timed), seconds_per_iter=sec,
                 images_per_s=batch / sec, peak_memory_gib=mem,
                 memory_kind='cuda max_memory_allocated' if device == 'cuda' else 'process peak RSS',
-                optim_wrapper=cfg.optim_wrapper.type, device=device,
+                optim_wrapper=cfg.optim_wrapper.type, device=device, compiled=bool(cfg.get('compile')),
                 params=sum(p.numel() for p in runner.model.parameters() if p.requires_grad))
 
 
@@ -160,7 +165,7 @@ def markdown(rows: list, env: dict) -> str:
              '| config | batch | s / iteration | images / s | peak memory (GiB) | trainable params | precision |',
              '|---|---|---|---|---|---|---|']
     for r in rows:
-        prec = 'bf16' if r['optim_wrapper'] == 'AmpOptimWrapper' else 'fp32'
+        prec = ('bf16' if r['optim_wrapper'] == 'AmpOptimWrapper' else 'fp32') + (', compiled' if r.get('compiled') else '')
         lines.append(f"| `{Path(r['config']).name}` | {r['batch_per_process']} | {r['seconds_per_iter']:.2f} | "
                      f"{r['images_per_s']:.2f} | {r['peak_memory_gib']:.2f} | {r['params']:,} | {prec} |")
     lines += ['', f"Median of {rows[0]['iters']} timed iterations after warm-up; memory: {rows[0]['memory_kind']}."]
@@ -174,6 +179,7 @@ def parse_args(argv=None):
     p.add_argument('--warmup', type=int, default=1, help='untimed iterations first')
     p.add_argument('--batch-size', type=int, default=None, help="per process (default: the config's)")
     p.add_argument('--amp', action='store_true', help='bf16 mixed precision (CUDA only)')
+    p.add_argument('--compile', action='store_true', help="mmengine's compile=True (torch.compile of train_step)")
     p.add_argument('--data-root', default='data', help='where the embedded data are (or go)')
     p.add_argument('--out-dir', default='work_dirs/train_step_benchmark')
     p.add_argument('--row-json', default=None, help=argparse.SUPPRESS)  # internal: one config, one process
