@@ -3,6 +3,7 @@
 
     python tools/analysis/benchmark.py [--device cpu|cuda] [--resolutions 224 512 1024]
         [--models ...] [--repeats 3] [--amp] [--compile [--compile-backend B]] [--dino-split] [--sdpa-check]
+        [--profile]
         [--peak-tflops T] [--out-dir work_dirs/benchmark]
 
 Rows: timm ViT-S/16 (SDPA; the reference), our ``mhsa`` ViT-S/16, RATS-S
@@ -27,7 +28,9 @@ forward + backward); ``--sdpa-check`` reports, for every attention path of
 every model (compress, communicate, broadcast, parallel, MHSA), which
 ``scaled_dot_product_attention`` kernel runs on this device and dtype, which
 backends accept the path's exact tensors (``torch.nn.attention.sdpa_kernel``)
-and, on CUDA, how far the path's output is from float32 on the CPU. The DINO
+and, on CUDA, how far the path's output is from float32 on the CPU;
+``--profile`` prints the ``torch.profiler`` table of the DINO local-crop step
+(student forward + backward on the 10 crops of 96). The DINO
 rows also get the FLOPs of the whole step (student forward + backward, teacher
 forward; counted once) and the achieved TFLOP/s; with a peak (``--peak-tflops``,
 or known for the GPU when ``--amp``), the model FLOP utilisation.
@@ -342,6 +345,23 @@ def targets(rows: list) -> list:
     return checks
 
 
+def profile_local_crops(names: list, args, top: int = 12) -> dict[str, str]:
+    """``torch.profiler`` table (top ops by self CPU time) of one student step on the local crops alone."""
+    from torch.profiler import ProfilerActivity, profile
+    b = args.batch.get('dino') or DEFAULT_BATCH[args.device]['dino']
+    x = torch.randn(10 * b, 3, 96, 96, device=args.device)
+    tables = {}
+    for name in names:
+        model = build(name, 224, dynamic=True).to(args.device).train()
+        step = Step([model], [x], True, amp=args.amp, device=args.device)
+        step()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            step()
+        tables[name] = prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=top)
+        print(f'profile of the local-crop step (10 x {b} crops of 96, fwd+bwd), {name}:\n{tables[name]}', flush=True)
+    return tables
+
+
 # ------------------------------------------------------------------ SDPA check
 class RecordSDPA(TorchFunctionMode):
     """Record the arguments of every ``F.scaled_dot_product_attention`` call (copies, strides kept)."""
@@ -476,6 +496,7 @@ def parse_args(argv=None):
     p.add_argument('--compile', action='store_true', help='add torch.compile rows')
     p.add_argument('--compile-backend', default='inductor', help='torch.compile backend of --compile')
     p.add_argument('--sdpa-check', action='store_true', help='report the SDPA kernel of every attention path')
+    p.add_argument('--profile', action='store_true', help='profile the DINO local-crop step of the DINO models')
     p.add_argument('--peak-tflops', type=float, default=None,
                    help='peak TFLOP/s of the device for the model FLOP utilisation (default: known GPUs with --amp)')
     p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: all cores)')
@@ -520,12 +541,13 @@ def main(argv=None) -> int:
     add_ratios(rows)
     checks = targets(rows)
     sdpa = sdpa_check(args.models, args) if args.sdpa_check else None
+    profiles = profile_local_crops([m for m in args.models if m in DINO_MODELS], args) if args.profile else None
     md = markdown(rows, checks, env, sdpa)
     print(md)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / f'benchmark_{args.device}.json').write_text(
-        json.dumps(dict(env=env, rows=rows, targets=checks, sdpa=sdpa), indent=2))
+        json.dumps(dict(env=env, rows=rows, targets=checks, sdpa=sdpa, profiles=profiles), indent=2))
     (out / f'benchmark_{args.device}.md').write_text(md)
     print(f'wrote {out}/benchmark_{args.device}.json and .md')
     return 0
