@@ -5,7 +5,7 @@ SETUP := bash tools/setup/setup_env.sh
 DEMO_ARGS ?=
 TEST_ARGS ?=
 
-.PHONY: setup demo demo-maps test benchmark
+.PHONY: setup demo demo-maps test benchmark lab lab-quick
 
 setup:
 	@$(SETUP) >/dev/null
@@ -27,3 +27,10 @@ test:
 
 benchmark:
 	@PY=$$($(SETUP)) && $$PY tools/analysis/benchmark.py $(BENCH_ARGS)
+
+# The lab-scale experiment (docs/lab_scale.md): DINO of RATS / ViT / ViT+registers on the part objects.
+lab:
+	@PY=$$($(SETUP)) && $$PY tools/lab/lab_experiment.py --setting default --work-dir work_dirs/lab/default
+
+lab-quick:
+	@PY=$$($(SETUP)) && $$PY tools/lab/lab_experiment.py --setting quick --work-dir work_dirs/lab/quick
