@@ -98,7 +98,7 @@ class ResumeProbe(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         self.iters.append(runner.iter + 1)  # 1-based, as the logger numbers them
-        self.losses.append(float(outputs['loss']))
+        self.losses.append(float(outputs['loss'].detach()))
 
 
 def scalars(work_dir):
