@@ -29,3 +29,11 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def write_scenes(tmp_path_factory, num_train: int, num_val: int, size: int = 128, seed: int = 0) -> Path:
+    """A small synthetic scene dataset (ADE20K + COCO layouts) in a fresh temporary folder."""
+    from mmrats.datasets.synthetic_scenes import write_dataset
+    root = tmp_path_factory.mktemp('synthetic')
+    write_dataset(str(root), num_train=num_train, num_val=num_val, size=size, seed=seed)
+    return root

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from mmrats.utils import console
-from tests.conftest import REPO
+from tests.conftest import REPO, write_scenes
 
 
 def test_stage_sends_everything_to_the_log_and_says_to_the_terminal(tmp_path, capfd):
@@ -85,10 +85,7 @@ def test_progress_silent_outside_a_stage(capfd):
 
 @pytest.fixture(scope='module')
 def scenes(tmp_path_factory):
-    from mmrats.datasets.synthetic_scenes import write_dataset
-    root = tmp_path_factory.mktemp('synthetic')
-    write_dataset(str(root), num_train=4, num_val=4, size=128, seed=0)
-    return root
+    return write_scenes(tmp_path_factory, num_train=4, num_val=4, size=128)
 
 
 def test_mask2former_demo_console_is_short_and_logs_are_complete(scenes, tmp_path):

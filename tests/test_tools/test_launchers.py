@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, write_scenes
 
 SEG = 'configs/demo/mask2former_rats-demo-regq_1xb4-300it_synthetic-ade-128x128.py'
 VENV_BIN = str(Path(sys.executable).parent)
@@ -39,10 +39,7 @@ def tiny_run_args(root: Path, work_dir: Path) -> list[str]:
 
 @pytest.fixture(scope='module')
 def scenes(tmp_path_factory):
-    from mmrats.datasets.synthetic_scenes import write_dataset
-    root = tmp_path_factory.mktemp('synthetic')
-    write_dataset(str(root), num_train=8, num_val=4, size=128, seed=0)
-    return root
+    return write_scenes(tmp_path_factory, num_train=8, num_val=4, size=128)
 
 
 def test_plain_shell_has_no_torch():

@@ -8,7 +8,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from mmrats.utils.class_check import ClassCheckError, _parse_coco, _scan_coco, check_classes
-from tests.conftest import REPO
+from tests.conftest import REPO, write_scenes
 from tools import test as test_tool
 from tools import train as train_tool
 
@@ -34,10 +34,7 @@ def no_runner(monkeypatch):
 
 @pytest.fixture(scope='module')
 def scenes(tmp_path_factory):
-    from mmrats.datasets.synthetic_scenes import write_dataset
-    root = tmp_path_factory.mktemp('synthetic')
-    write_dataset(str(root), num_train=12, num_val=3, size=64, seed=0)
-    return root
+    return write_scenes(tmp_path_factory, num_train=12, num_val=3, size=64)
 
 
 @pytest.fixture

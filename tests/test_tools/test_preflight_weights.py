@@ -7,7 +7,7 @@ import torch
 
 from mmrats.utils import weights_check
 from mmrats.utils.weights_check import checkpoint_problem
-from tests.conftest import REPO
+from tests.conftest import REPO, write_scenes
 from tools import test as test_tool
 from tools import train as train_tool
 
@@ -31,10 +31,7 @@ def no_runner(monkeypatch):
 
 @pytest.fixture(scope='module')
 def scenes(tmp_path_factory):
-    from mmrats.datasets.synthetic_scenes import write_dataset
-    root = tmp_path_factory.mktemp('synthetic')
-    write_dataset(str(root), num_train=2, num_val=2, size=64, seed=0)
-    return root
+    return write_scenes(tmp_path_factory, num_train=2, num_val=2, size=64)
 
 
 def data_args(root):
