@@ -1,0 +1,22 @@
+"""The part dictionary of the registers (paper §4.4, Appendix C; docs/part_dictionary.md).
+
+Construction (post-hoc K-means, or the learned codebook of
+:class:`~mmrats.models.selfsup.RegisterCodebook`), labelling, inference
+heatmaps, bag-of-entries retrieval and purity metrics.
+"""
+from .assign import nearest_entry, squared_distances
+from .inference import PartHeatmaps, normalise_maps, part_heatmaps
+from .kmeans import default_num_entries, kmeans_entries
+from .labelling import MIN_REGISTERS, EntryLabels, dictionary_scores, label_entries, vote_table, weighted_purity
+from .pipeline import PartDictionary, collect_records, evaluate_dictionary
+from .records import (BACKGROUND, RegisterRecords, batch_records, cell_label_area, register_features_and_attention,
+                      register_parts)
+from .retrieval import bag_of_entries, retrieval_scores, tfidf
+from .sources import LabelledSplit, normalise, part_objects_split, partimagenet_split
+
+__all__ = ['nearest_entry', 'squared_distances', 'PartHeatmaps', 'normalise_maps', 'part_heatmaps',
+           'default_num_entries', 'kmeans_entries', 'MIN_REGISTERS', 'EntryLabels', 'dictionary_scores',
+           'label_entries', 'vote_table', 'weighted_purity', 'PartDictionary', 'collect_records',
+           'evaluate_dictionary', 'BACKGROUND', 'RegisterRecords', 'batch_records', 'cell_label_area',
+           'register_features_and_attention', 'register_parts', 'bag_of_entries', 'retrieval_scores', 'tfidf',
+           'LabelledSplit', 'normalise', 'part_objects_split', 'partimagenet_split']
