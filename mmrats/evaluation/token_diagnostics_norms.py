@@ -102,8 +102,9 @@ def outlier_rule(norms: np.ndarray, min_ratio: float = 2.0, max_share: float = 0
     """Outlier share of pooled patch norms by the module's rule (or a fixed ``threshold``).
 
     Returns:
-        ``dict(threshold, share, bimodal, low_mean, high_mean, ratio)``; ``threshold``
-        is None and ``share`` 0 when the histogram is not bimodal by the rule.
+        ``dict(threshold, share, bimodal, low_mean, high_mean, ratio, otsu_cut, upper_share)``;
+        ``threshold`` is None and ``share`` 0 when the histogram is not bimodal by the rule
+        (``upper_share`` is the share above Otsu's cut either way).
     """
     norms = np.asarray(norms, np.float64).ravel()
     if threshold is not None:
@@ -118,5 +119,5 @@ def outlier_rule(norms: np.ndarray, min_ratio: float = 2.0, max_share: float = 0
     ratio = high_mean / low_mean if len(high) and len(low) and low_mean > 0 else float('nan')
     bimodal = bool(len(high) and len(low) and share < max_share and ratio >= min_ratio)
     return dict(threshold=cut if bimodal else None, share=share if bimodal else 0.0, bimodal=bimodal,
-                low_mean=low_mean, high_mean=high_mean, ratio=ratio, otsu_cut=cut,
+                low_mean=low_mean, high_mean=high_mean, ratio=ratio, otsu_cut=cut, upper_share=share,
                 rule=f'otsu on log-norms; bimodal iff upper share < {max_share} and mean ratio >= {min_ratio}')

@@ -21,7 +21,7 @@ def test_outlier_rule_finds_the_planted_mode_and_nothing_in_a_unimodal_histogram
     assert r['bimodal'] and low.max() < r['threshold'] < high.min()
     assert r['share'] == pytest.approx(0.05) and r['ratio'] == pytest.approx(10, rel=0.1)
     flat = outlier_rule(low)  # one mode: Otsu still cuts, the rule says no outliers
-    assert not flat['bimodal'] and flat['share'] == 0.0 and flat['threshold'] is None
+    assert not flat['bimodal'] and flat['share'] == 0.0 and flat['threshold'] is None and flat['upper_share'] > 0
     majority = outlier_rule(np.concatenate([low[:100], high.repeat(10)]))  # the upper mode is no minority
     assert not majority['bimodal'] and majority['share'] == 0.0
     assert outlier_rule(low, threshold=5.0)['share'] == pytest.approx((low > 5.0).mean())
