@@ -47,12 +47,19 @@ class DINO(BaseSelfSupervisor):
             ``'registers'``, ``'cls-attn'``, ``'register-attn'`` or None (the
             backbone's default, :func:`~mmrats.evaluation.part_segmentation.default_method`).
         predict_backbone: ``'teacher'`` (what is extracted after pretraining) or ``'student'``.
+        codebook: ``dict(num_entries=K, commitment_weight=..., diversity_weight=...)`` (the other
+            arguments of :class:`~mmrats.models.selfsup.RegisterCodebook`): a learned dictionary of
+            register entries trained with the backbone (paper §4.4, App. C.2) on the student's
+            last-block registers of the global crops **[ours]**; its losses are added to DINO's
+            (logged ``loss_dino``); the teacher keeps an EMA copy (``teacher.codebook``), the entries
+            that go with the extracted teacher backbone. None (default): no codebook.
     """
 
     def __init__(self, backbone: dict, neck: dict, head: dict, num_global_crops: int = 2,
                  global_repr: str = 'auto', per_head_loss: bool = False,
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None,
-                 part_method: str | None = None, predict_backbone: str = 'teacher') -> None:
+                 part_method: str | None = None, predict_backbone: str = 'teacher',
+                 codebook: dict | None = None) -> None:
         super().__init__(backbone=backbone, neck=neck, head=head, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         if global_repr == 'auto':
@@ -83,6 +90,14 @@ class DINO(BaseSelfSupervisor):
         self.per_head_loss = per_head_loss
         self.num_global_crops = num_global_crops
         self.teacher = nn.ModuleDict(dict(backbone=copy.deepcopy(self.backbone), neck=copy.deepcopy(self.neck)))
+        self.codebook, self._codebook_inputs = None, None
+        if codebook is not None:
+            if not getattr(self.backbone, 'num_registers', 0):
+                raise ValueError('DINO codebook needs a backbone with registers '
+                                 '(model.backbone.num_registers > 0)')
+            self.codebook = MODELS.build(dict(dict(type='mmrats.RegisterCodebook',
+                                                   embed_dims=self.backbone.embed_dims), **codebook))
+            self.teacher['codebook'] = copy.deepcopy(self.codebook)
         self.teacher.requires_grad_(False)
         self.teacher.eval()
 
@@ -91,6 +106,8 @@ class DINO(BaseSelfSupervisor):
         super().init_weights()
         self.teacher.backbone.load_state_dict(self.backbone.state_dict())
         self.teacher.neck.load_state_dict(self.neck.state_dict())
+        if self.codebook is not None:
+            self.teacher.codebook.load_state_dict(self.codebook.state_dict())
 
     def train(self, mode: bool = True) -> 'DINO':
         """The teacher always runs in eval mode (no drop path, as DINO's teacher)."""
@@ -102,6 +119,8 @@ class DINO(BaseSelfSupervisor):
     def global_features(self, backbone: nn.Module, x: Tensor) -> Tensor:
         """``(B, C)`` (or ``(B, H, C)`` per head) global representation of a batch of crops."""
         f = backbone.forward_features(x)
+        if self._codebook_inputs is not None and backbone is self.backbone:  # the codebook's registers
+            self._codebook_inputs.append(f['registers'])
         if self.global_repr == 'cls':
             return f['cls_token']
         regs = f['registers']
@@ -137,8 +156,20 @@ class DINO(BaseSelfSupervisor):
         global_crops = list(inputs[:self.num_global_crops])
         with torch.no_grad():
             teacher = self._multicrop(self.teacher.backbone, self.teacher.neck, global_crops)
-        student = self._multicrop(self.backbone, self.neck, list(inputs))
-        return self.head.loss(student, teacher)
+        if self.codebook is None:
+            student = self._multicrop(self.backbone, self.neck, list(inputs))
+            return self.head.loss(student, teacher)
+        self._codebook_inputs = []  # filled by global_features: the student's global crops come first
+        try:
+            student = self._multicrop(self.backbone, self.neck, list(inputs))
+            n = len(inputs[0]) * self.num_global_crops  # the global crops' rows of the first passes
+            registers = torch.cat(self._codebook_inputs)[:n] if len(self._codebook_inputs[0]) < n \
+                else self._codebook_inputs[0][:n]
+        finally:
+            self._codebook_inputs = None
+        losses = self.head.loss(student, teacher)
+        losses['loss_dino'] = losses.pop('loss')  # mmengine sums every *loss* key into the logged `loss`
+        return dict(losses, **self.codebook.loss(registers))
 
     # -------------------------------------------------------------- predict
     def forward(self, inputs, data_samples: list | None = None, mode: str = 'tensor'):
@@ -178,7 +209,7 @@ class DINO(BaseSelfSupervisor):
         """EMA step ``teacher <- m teacher + (1 - m) student`` (parameters; buffers copied)."""
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f'EMA momentum must be in [0, 1], got {momentum}')
-        for name in ('backbone', 'neck'):
+        for name in self.teacher.keys():  # backbone, neck (and codebook)
             student, teacher = getattr(self, name), self.teacher[name]
             s_params, t_params = list(student.parameters()), list(teacher.parameters())
             torch._foreach_mul_(t_params, momentum)
