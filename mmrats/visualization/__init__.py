@@ -3,3 +3,6 @@ from .register_maps import draw_register_maps, register_similarity
 
 __all__ = ['draw_head_attention', 'draw_part_segmentation', 'draw_register_maps', 'plot_sweep',
            'register_similarity']
+from .part_dictionary_pictures import draw_entry_overlays, draw_part_heatmaps, draw_prototype_similarity
+
+__all__ += ['draw_entry_overlays', 'draw_part_heatmaps', 'draw_prototype_similarity']
