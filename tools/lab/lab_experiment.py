@@ -40,7 +40,7 @@ from pathlib import Path
 
 import mmrats  # noqa: F401  (first: torch >= 2.6 resume fix, known-warning filters)
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from mmrats.datasets.part_objects_writer import write_part_objects
@@ -99,9 +99,14 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def dino_cfg(model: str, seed: int, s: Setting, work_dir: str) -> Config:
-    """The lab DINO config of ``model`` sized by the setting, schedules stretched to its epochs."""
+def dino_cfg(model: str, seed: int, s: Setting, work_dir: str, options: dict | None = None) -> Config:
+    """The lab DINO config of ``model`` sized by the setting, schedules stretched to its epochs.
+
+    ``options`` (``--cfg-options``) are merged into every model's config alike, before the sizes.
+    """
     cfg = Config.fromfile(str(REPO / DINO_CONFIGS[model]))
+    if options:
+        cfg.merge_from_dict(options, allow_list_keys=True)
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
     cfg.train_dataloader.batch_size = s.batch_size
@@ -135,9 +140,12 @@ def scalars(log_dir: str) -> tuple[list[dict], list[dict]]:
     return epochs, val
 
 
-def untrained_backbone(model: str, seed: int) -> RATSViT:
-    """The model's backbone with a random init (seed ``seed``) at the evaluation size."""
-    cfg = Config.fromfile(str(REPO / DINO_CONFIGS[model])).model.backbone
+def untrained_backbone(model: str, seed: int, options: dict | None = None) -> RATSViT:
+    """The model's backbone (with ``--cfg-options``) with a random init (seed ``seed``) at the evaluation size."""
+    cfg = Config.fromfile(str(REPO / DINO_CONFIGS[model]))
+    if options:
+        cfg.merge_from_dict(options, allow_list_keys=True)
+    cfg = cfg.model.backbone
     kwargs = {k: v for k, v in cfg.items() if k != 'type'}
     kwargs['arch'] = {k: v for k, v in kwargs['arch'].items() if k != '_delete_'}
     torch.manual_seed(seed)
@@ -153,9 +161,9 @@ def load_backbone(path: str) -> RATSViT:
     return model.eval()
 
 
-def pretrain(model: str, seed: int, s: Setting, work_dir: str) -> dict:
+def pretrain(model: str, seed: int, s: Setting, work_dir: str, options: dict | None = None) -> dict:
     """DINO pretraining of one model; the teacher backbone extracted (and, for RATS, its fine-tuning form)."""
-    cfg = dino_cfg(model, seed, s, work_dir)
+    cfg = dino_cfg(model, seed, s, work_dir, options)
     cfg.train_dataloader.persistent_workers = False  # workers end with each epoch: their CPU time is counted
     t0, c0 = time.time(), cpu_seconds()
     runner = Runner.from_cfg(cfg)
@@ -195,9 +203,9 @@ def finetune(variant: str, backbone: str, seed: int, s: Setting, data_root: str,
                 cpu_seconds=round(cpu_seconds() - c0, 1))
 
 
-def param_budget(models: list[str]) -> dict:
+def param_budget(models: list[str], options: dict | None = None) -> dict:
     """Parameters of each backbone; raises if they differ by more than 2 %."""
-    counts = {m: sum(p.numel() for p in untrained_backbone(m, 0).parameters()) for m in models}
+    counts = {m: sum(p.numel() for p in untrained_backbone(m, 0, options).parameters()) for m in models}
     lo, hi = min(counts.values()), max(counts.values())
     if hi > 1.02 * lo:
         raise SystemExit(f'error: backbone parameters differ by more than 2 %: {counts}')
@@ -213,6 +221,9 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', default='work_dirs/lab')
     p.add_argument('--data-root', default=None, help='written part objects (default: WORK_DIR/data)')
     p.add_argument('--no-finetune', action='store_true', help='skip Mask2Former')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                   help='override keys of the DINO configs, the same for every model '
+                        '(e.g. model.head.centering=sinkhorn_knopp optim_wrapper.optimizer.lr=2e-4)')
     p.add_argument('--report', action='store_true',
                    help='only rebuild lab_results.md and the pictures from WORK_DIR/lab_results.json '
                         '(e.g. of an interrupted run)')
@@ -247,7 +258,8 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     data_root = args.data_root or str(work / 'data')
     t_start, c_start = time.time(), cpu_seconds()
-    results = dict(setting=args.setting, sizes=asdict(s), models=args.models, params=param_budget(args.models),
+    results = dict(setting=args.setting, sizes=asdict(s), models=args.models, params=param_budget(args.models, args.cfg_options),
+                   cfg_options=dict(args.cfg_options),
                    threads=torch.get_num_threads(), pretrain={}, parts={}, knn={}, diagnostics={}, m2f={})
     test = lab_eval.held_out(s.test_images, 'test')
     knn_ref = lab_eval.held_out(s.knn_images, 'train')
@@ -257,9 +269,10 @@ def main(argv=None) -> int:
         for model in args.models:
             key = f'{model}/seed{seed}'
             print(f'== DINO pretraining {key}', flush=True)
-            r = results['pretrain'][key] = pretrain(model, seed, s, str(work / 'pretrain' / model / f'seed{seed}'))
+            r = results['pretrain'][key] = pretrain(model, seed, s, str(work / 'pretrain' / model / f'seed{seed}'),
+                                                          args.cfg_options)
             for state, bb in (('pretrained', load_backbone(r['backbone'])),
-                              ('untrained', untrained_backbone(model, seed))):
+                              ('untrained', untrained_backbone(model, seed, args.cfg_options))):
                 pd = lab_eval.part_discovery(bb, test, list(s.top_ks))
                 results['parts'][f'{key}/{state}'] = pd
                 results['knn'][f'{key}/{state}'] = lab_eval.knn_top1(bb, knn_ref, test)
