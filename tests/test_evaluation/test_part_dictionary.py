@@ -27,11 +27,13 @@ def test_register_parts_hand_made():
     attn = torch.tensor([[[0.7, 0.1, 0.1, 0.1],     # on the head cell
                           [0.1, 0.1, 0.1, 0.7],     # on the leg cell
                           [0.1, 0.45, 0.35, 0.1],   # peak on a background cell
-                          [0.25, 0.25, 0.25, 0.25]]])  # uniform: mean in every mask is 0.25 -> lowest id
+                          [0.25, 0.25, 0.25, 0.25],    # uniform: mean in every mask is 0.25 -> lowest id
+                          [0.34, 0.30, 0.30, 0.06]]])  # the mean, not the sum, inside a mask decides
     part, fg = register_parts(attn, area, cell_pixels=4)
     # mean attention inside the masks of register 2: bg (3*.45+3*.35)/6 = .4, head .1, leg (.45+4*.1)/5 = .17
-    assert part[0].tolist() == [1, 2, 0, 0]
-    assert fg[0].tolist() == [True, True, False, True]  # register 3 peaks on cell 0 (first of the ties)
+    # register 4: head .34 > background .30 > leg .12 (summed attention would pick the background: 1.8 > 1.36)
+    assert part[0].tolist() == [1, 2, 0, 0, 1]
+    assert fg[0].tolist() == [True, True, False, True, True]  # register 3 peaks on cell 0 (first of the ties)
 
 
 def test_register_parts_edge_cases():

@@ -42,7 +42,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
@@ -78,6 +77,8 @@ def add_common(p: argparse.ArgumentParser, data: bool = True) -> None:
     p.add_argument('--mode', default=None, choices=['rats', 'mhsa'])
     p.add_argument('--num-registers', type=int, default=None)
     p.add_argument('--seed', type=int, default=0, help='random init of the backbone without --checkpoint')
+    p.add_argument('--random-init', action='store_true',
+                   help="the checkpoint's architecture (meta.backbone) with random weights (--seed): a control")
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--batch-size', type=int, default=32)
     p.add_argument('--force', action='store_true', help='overwrite existing outputs')
@@ -159,7 +160,7 @@ def load_backbone(args) -> RATSViT:
     if args.num_registers is not None:
         kwargs['num_registers'] = args.num_registers
     kwargs.update(img_size=args.img_size, drop_path_rate=0.0)
-    if args.checkpoint:
+    if args.checkpoint and not args.random_init:
         kwargs['init_cfg'] = dict(type='Pretrained', checkpoint=args.checkpoint, prefix=args.checkpoint_prefix)
     torch.manual_seed(args.seed)
     try:
@@ -170,7 +171,7 @@ def load_backbone(args) -> RATSViT:
         raise InputError('the part dictionary needs registers: a RATS backbone or --num-registers N with --mode mhsa')
     if args.img_size % model.patch_size:
         raise InputError(f'--img-size {args.img_size} is not a multiple of the patch size {model.patch_size}')
-    if args.checkpoint:
+    if args.checkpoint and not args.random_init:
         try:
             model.init_weights()
         except Exception as e:  # missing keys, shapes
@@ -248,9 +249,9 @@ def progress(label: str):
 def build(args, backbone, split: LabelledSplit | None, records=None) -> tuple[PartDictionary, dict, object]:
     """Entries of ``--method``; returns the dictionary, timings and the records (if extracted)."""
     t = {}
-    meta = dict(checkpoint=args.checkpoint, backbone=dict(arch=str(args.arch), mode=backbone.mode,
-                                                          num_registers=backbone.num_registers,
-                                                          embed_dims=backbone.embed_dims))
+    meta = dict(checkpoint=None if args.random_init else args.checkpoint,
+                backbone=dict(arch=str(args.arch), mode=backbone.mode, num_registers=backbone.num_registers,
+                              embed_dims=backbone.embed_dims, patch_size=backbone.patch_size))
     if args.method == 'codebook':
         entries = codebook_entries(args.dino_checkpoint, args.codebook_source)
         if entries.shape[1] != backbone.embed_dims:
@@ -289,7 +290,8 @@ def row(name: str, d: PartDictionary, res: dict, timing: dict) -> dict:
     return dict(name=name, method=d.method, num_entries=d.num_entries, map=r['map'], r1=r['r1'],
                 valpw=res['dictionary']['pw'], util=res['dictionary']['util'],
                 map_category=res['retrieval']['category']['map'], r1_category=res['retrieval']['category']['r1'],
-                label_pw=d.meta.get('label_scores', {}).get('pw'), label_util=d.meta.get('label_scores', {}).get('util'),
+                label_pw=d.meta.get('label_scores', {}).get('pw'),
+                label_util=d.meta.get('label_scores', {}).get('util'),
                 timing=timing)
 
 
@@ -346,11 +348,12 @@ def show(args, backbone, d: PartDictionary, split: LabelledSplit, records, show_
         written.append('prototype_similarity.png')
     entry = nearest_entry(records.features, d.entries)
     label_of = d.names.label
-    # Fig. 11: the purest part entries with registers in 3 images of different categories of one super-category
+    # Fig. 11: the purest part entries, each in 3 images of different categories of one super-category where
+    # a register of the entry attends to the entry's part
     part_entries = [int(k) for k in torch.argsort(-d.names.purity * (d.names.count >= 3)) if label_of[k] > 0]
     rows = []
     for k in part_entries:
-        imgs = records.image[entry == k].unique().numpy()
+        imgs = records.image[(entry == k) & (records.part == label_of[k])].unique().numpy()  # fires on its part
         best = {}
         for i in imgs:
             sup = int(split.supercategory[i])
@@ -433,12 +436,14 @@ def run(args) -> int:
             raise InputError(f"{str(target / 'results.json')!r} exists; pass --force to overwrite it")
     backbone = load_backbone(args)
     print(f'backbone: {backbone.mode}, {backbone.num_registers} registers, width {backbone.embed_dims}, patch '
-          f'{backbone.patch_size}, {args.img_size} px ({args.checkpoint or "random init"})')
+          f'{backbone.patch_size}, {args.img_size} px '
+          f'({"random init" if args.random_init or not args.checkpoint else args.checkpoint})')
     if args.command == 'build':
         split = load_split(args) if args.method == 'kmeans' else None
         d, t, _ = build(args, backbone, split)
         d.save(args.out)
-        print(f'wrote {args.out}: {d.num_entries} entries ({d.method}); ' + ', '.join(f'{k} {v:.1f}' for k, v in t.items()))
+        print(f'wrote {args.out}: {d.num_entries} entries ({d.method}); '
+              + ', '.join(f'{k} {v:.1f}' for k, v in t.items()))
         return 0
     if args.command == 'label':
         split = load_split(args)

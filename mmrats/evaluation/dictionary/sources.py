@@ -103,8 +103,8 @@ def partimagenet_split(root: str, split: str = 'train', img_size: int = 224,
     reader = PartImageNetParts(root, split)
     coco = json.loads(Path(reader.ann_file).read_text())
     cats = {c['id']: c for c in coco.get('categories', [])}
-    label_names = ['background'] + [cats.get(c, {}).get('name', str(c)) for c in sorted(reader.category_label,
-                                                                                          key=reader.category_label.get)]
+    ids = sorted(reader.category_label, key=reader.category_label.get)  # label id i + 1 = ids[i]
+    label_names = ['background'] + [cats.get(c, {}).get('name', str(c)) for c in ids]
     by_file = {img['file_name']: img for img in coco['images']}
     n = len(reader) if max_images is None else min(len(reader), max_images)
     cat_names, sup_names, cat_of, sup_of = [], [], [], []
