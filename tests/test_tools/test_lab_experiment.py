@@ -60,3 +60,35 @@ def test_parameter_budget_is_checked(monkeypatch):
     monkeypatch.setattr(lab_experiment, 'untrained_backbone', bigger)
     with pytest.raises(SystemExit, match='2 %'):
         lab_experiment.param_budget(['rats', 'vit'])
+
+
+def _run(seeds, **extra):
+    sizes = dict(epochs=2, num_images=64, seeds=list(seeds))
+    keyed = {f'rats/seed{s}': {'value': s} for s in seeds}
+    return dict(setting='default', models=['rats'], cfg_options={}, sizes=sizes, pretrain=dict(keyed),
+                parts=dict(keyed), knn=dict(keyed), diagnostics=dict(keyed), m2f={}, total_seconds=10.0,
+                total_cpu_seconds=15.0, **extra)
+
+
+def test_merge_results_of_seed_groups():
+    merged = lab_experiment.merge_results([_run([0]), _run([2, 1])], ['a', 'b'])
+    assert merged['sizes']['seeds'] == [0, 1, 2]
+    assert set(merged['knn']) == {'rats/seed0', 'rats/seed1', 'rats/seed2'}
+    assert merged['total_seconds'] == 20.0 and merged['merged_from'] == ['a', 'b']
+
+
+@pytest.mark.parametrize('change, match', [
+    (dict(cfg_options={'model.head.centering': 'sinkhorn_knopp'}), "'cfg_options'"),
+    (dict(setting='long'), "'setting'"),
+    (dict(sizes=dict(epochs=4, num_images=64, seeds=[1])), 'sizes'),
+    (dict(sizes=dict(epochs=2, num_images=64, seeds=[0])), 'more than one run'),
+])
+def test_merge_refuses_runs_of_other_recipes(change, match):
+    other = {**_run([1]), **change}
+    with pytest.raises(ValueError, match=match):
+        lab_experiment.merge_results([_run([0]), other], ['a', 'b'])
+
+
+def test_merge_names_a_missing_run(tmp_path, capsys):
+    assert lab_experiment.main(['--merge', str(tmp_path / 'nope'), '--work-dir', str(tmp_path / 'out')]) == 2
+    assert 'lab_results.json does not exist' in capsys.readouterr().err

@@ -227,6 +227,9 @@ def parse_args(argv=None):
     p.add_argument('--report', action='store_true',
                    help='only rebuild lab_results.md and the pictures from WORK_DIR/lab_results.json '
                         '(e.g. of an interrupted run)')
+    p.add_argument('--merge', nargs='+', default=None, metavar='RUN_DIR',
+                   help='combine the lab_results.json of runs made with other --seeds (e.g. one process per '
+                        'seed) into WORK_DIR, then write its tables and pictures')
     args = p.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         p.error(f'--epochs must be >= 1, got {args.epochs}')
@@ -248,8 +251,53 @@ def report(work: Path) -> int:
     return 0
 
 
+def merge_results(parts: list[dict], names: list[str]) -> dict:
+    """The results of runs of one recipe with other seeds as one; ``ValueError`` names what differs."""
+    for name, r in zip(names[1:], parts[1:]):
+        for key in ('setting', 'models', 'cfg_options'):
+            if r.get(key) != parts[0].get(key):
+                raise ValueError(f'{name} differs from {names[0]} in {key!r} ({r.get(key)} vs {parts[0].get(key)}): '
+                                 'only runs of one recipe can be merged')
+        other = {k: v for k, v in r['sizes'].items() if k != 'seeds'}
+        if other != {k: v for k, v in parts[0]['sizes'].items() if k != 'seeds'}:
+            raise ValueError(f'{name} differs from {names[0]} in its sizes ({other}): only runs of one setting '
+                             '(and --epochs) can be merged')
+    seeds = [seed for r in parts for seed in r['sizes']['seeds']]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f'a seed appears in more than one run: {seeds}')
+    merged = dict(parts[0])
+    merged['sizes'] = dict(parts[0]['sizes'], seeds=sorted(seeds))
+    for key in ('pretrain', 'parts', 'knn', 'diagnostics', 'm2f'):
+        merged[key] = {k: v for r in parts for k, v in r[key].items()}
+    for key in ('total_seconds', 'total_cpu_seconds'):
+        merged[key] = round(sum(r.get(key, 0.0) for r in parts), 1)
+    merged['merged_from'] = list(names)
+    return merged
+
+
+def merge(runs: list[str], work: Path) -> int:
+    """``--merge``: one ``lab_results.json`` in ``work`` from finished runs' (other seeds), then the report."""
+    parts = []
+    for run in runs:
+        path = Path(run) / 'lab_results.json'
+        if not path.is_file():
+            print(f'error: {path} does not exist (--merge takes the work dirs of finished runs)', file=sys.stderr)
+            return 2
+        parts.append(json.loads(path.read_text()))
+    try:
+        merged = merge_results(parts, [str(Path(run)) for run in runs])
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    work.mkdir(parents=True, exist_ok=True)
+    (work / 'lab_results.json').write_text(json.dumps(merged, indent=2))
+    return report(work)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.merge:
+        return merge(args.merge, Path(args.work_dir))
     if args.report:
         return report(Path(args.work_dir))
     s = SETTINGS[args.setting]

@@ -88,6 +88,12 @@ def markdown(results: dict) -> str:
                 bb, q = v.split('-')
                 lines.append(f"| {LABELS[bb]} DINO teacher | {'registers' if q == 'regq' else 'learned'} | "
                              f"{_ms([r['mIoU'] for r in rs])} | {_ms([r['mAcc'] for r in rs])} |")
+    if results.get('cfg_options'):
+        lines += ['', 'Recipe changes given to every model alike (`--cfg-options`): '
+                  + ', '.join(f'`{k}={v}`' for k, v in results['cfg_options'].items()) + '.']
+    if 'merged_from' in results:
+        lines += ['', f"Merged from {len(results['merged_from'])} runs (one per seed group); the times below are "
+                  'sums over the runs, whether they ran one after the other or side by side.']
     if 'total_seconds' in results:
         lines += ['', f"Total wall time {results['total_seconds'] / 60:.1f} min, CPU time "
                   f"{results.get('total_cpu_seconds', float('nan')) / 60:.1f} min "
