@@ -73,6 +73,17 @@ def test_checkpoint_is_loaded(scenes, tmp_path):
     assert (ckpt['m2o'], ckpt['ari']) != (seed0['m2o'], seed0['ari'])
 
 
+def test_patch_size_comes_from_the_checkpoint_meta(scenes, tmp_path):
+    """Lab-scale backbones (tools/lab) have 8-pixel patches; their meta.backbone says so."""
+    model = RATSViT(arch='tiny', patch_size=8, img_size=64)
+    meta = dict(backbone=dict(type='mmrats.RATSViT', arch='tiny', mode='rats', patch_size=8, img_size=64))
+    torch.save(dict(state_dict=model.state_dict(), meta=meta), tmp_path / 'p8.pth')
+    assert tool.main(['--dataset-type', 'synthetic', '--data-root', scenes, '--img-size', '72', '--top-k', '4',
+                      '--checkpoint', str(tmp_path / 'p8.pth'), '--out-dir', str(tmp_path / 'out')]) == 0
+    res = json.loads((tmp_path / 'out' / 'results.json').read_text())
+    assert res['model']['backbone'] == 'RATS-tiny/8' and res['datasets']['synthetic']['num_images'] == 4
+
+
 def test_custom_arch_json(scenes, tmp_path):
     assert run(scenes, tmp_path, '--arch', CUSTOM, '--max-images', '2', '--top-k', '16') == 0
     res = json.loads((tmp_path / 'results.json').read_text())
@@ -81,7 +92,7 @@ def test_custom_arch_json(scenes, tmp_path):
 
 
 @pytest.mark.parametrize('extra, message', [
-    (['--img-size', '100'], 'image size 100 is not a positive multiple of 16'),
+    (['--img-size', '100'], 'image size 100 is not a positive multiple of the patch size 16'),
     (['--sweep', '--sweep-sizes', '64', '72'], 'image size 72'),
     (['--method', 'cls-attn'], "method 'cls-attn' needs a [CLS] token"),
     (['--arch', '{"embed_dims": 64'], 'is not valid JSON'),

@@ -94,7 +94,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--method', default=None, choices=METHODS, help='default: registers (rats), '
                    'register-attn (mhsa with registers), cls-attn (mhsa)')
     p.add_argument('--name', default=None, help='row name in the table')
-    p.add_argument('--img-size', type=int, default=512, help='square input side, a multiple of 16')
+    p.add_argument('--img-size', type=int, default=512, help='square input side, a multiple of the patch size')
+    p.add_argument('--patch-size', type=int, default=None,
+                   help="default: the checkpoint's meta.backbone (e.g. 8 for the lab-scale models), else 16")
     p.add_argument('--top-k', type=int, default=50)
     p.add_argument('--sigma', type=float, default=1.0, help='Gaussian std in patch cells (0: none)')
     p.add_argument('--batch-size', type=int, default=8)
@@ -114,9 +116,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def prepare(args) -> tuple[RATSViT, list]:
     """Check the input and build the backbone and readers; raise :class:`InputError` on bad input."""
-    for size in [args.img_size] + (args.sweep_sizes if args.sweep else []):
-        if size <= 0 or size % 16:
-            raise InputError(f'image size {size} is not a positive multiple of 16')
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         raise InputError(f'--device {args.device}: no CUDA device on this machine; use --device cpu')
     if len(args.dataset_type) != len(args.data_root):
@@ -125,6 +124,12 @@ def prepare(args) -> tuple[RATSViT, list]:
     if min(counts + (args.sweep_top_k if args.sweep else [])) < 1:
         raise InputError('--top-k, --sweep-top-k, --batch-size and --max-images must be >= 1')
     meta = checkpoint_backbone_cfg(args.checkpoint)
+    if args.patch_size is None:
+        args.patch_size = int(meta.get('patch_size', 16))
+    for size in [args.img_size] + (args.sweep_sizes if args.sweep else []):
+        if size <= 0 or size % args.patch_size:
+            raise InputError(f'image size {size} is not a positive multiple of the patch size {args.patch_size} '
+                             '(--img-size, --sweep-sizes)')
     if args.arch is None:
         args.arch = json.dumps(meta['arch']) if isinstance(meta.get('arch'), dict) else meta.get('arch', 'small')
     if args.mode is None:
@@ -139,8 +144,8 @@ def prepare(args) -> tuple[RATSViT, list]:
         if args.checkpoint else None
     torch.manual_seed(args.seed)
     try:
-        model = RATSViT(arch=arch, mode=args.mode, img_size=args.img_size, num_registers=args.num_registers,
-                        init_cfg=init)
+        model = RATSViT(arch=arch, mode=args.mode, img_size=args.img_size, patch_size=args.patch_size,
+                        num_registers=args.num_registers, init_cfg=init)
         PartSegmenter(model, args.method)  # checks the method against the backbone
     except (ValueError, TypeError) as e:
         raise InputError(str(e)) from None
@@ -261,7 +266,8 @@ def main(argv=None) -> int:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     top_ks = sorted({args.top_k, *(args.sweep_top_k if args.sweep else [])})
-    summary = dict(model=dict(name=args.row_name, backbone=f'{kind}-{arch}/16', arch=args.arch, mode=model.mode,
+    summary = dict(model=dict(name=args.row_name, backbone=f'{kind}-{arch}/{args.patch_size}', arch=args.arch,
+                              mode=model.mode,
                               num_registers=model.num_registers, method=seg.method, checkpoint=args.checkpoint,
                               params=sum(p.numel() for p in model.parameters())),
                    settings=dict(img_size=args.img_size, top_k=args.top_k, sigma=args.sigma, batch_size=args.batch_size,
