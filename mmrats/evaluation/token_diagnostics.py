@@ -4,7 +4,8 @@ and Point-in-Box", "Lazy Aggregation Hypothesis").
 * **Patch score** ``S_p = cos(x_patch, Q)``: the cosine between every final
   (post-norm) patch token and the global representation ``Q``, which is
   [CLS] for a ViT, the registers' mean for RATS (what ``mmrats.DINO`` trains),
-  or LaSt-ViT's aggregated vector (:mod:`mmrats.models.utils.lastvit_aggregation`).
+  or LaSt-ViT's aggregated vector (:mod:`mmrats.models.utils.lastvit_aggregation`); the
+  mean of all patches is the control (LaSt-ViT's "Mean-Pool" row).
 * **Point-in-Box (PiB)**: whether the highest-scoring patch (its centre)
   lies inside a ground-truth box of the image. With it we report the *chance*
   PiB: the share of the image's patch centres inside a box (what a patch
@@ -27,7 +28,7 @@ from torch import Tensor
 
 from mmrats.models.utils.lastvit_aggregation import LaStViTAggregation
 
-GLOBAL_REPRS = ('auto', 'cls', 'registers', 'lastvit')
+GLOBAL_REPRS = ('auto', 'cls', 'registers', 'lastvit', 'patch-mean')
 
 
 def resolve_global_repr(backbone, global_repr: str = 'auto') -> str:
@@ -58,6 +59,8 @@ def global_vector(features: dict, global_repr: str, lastvit: LaStViTAggregation 
         if lastvit is None:
             raise ValueError("global representation 'lastvit' needs a LaStViTAggregation")
         return lastvit(features['patch_tokens'])
+    if global_repr == 'patch-mean':  # LaSt-ViT's mean-pool control (every patch, K = L)
+        return features['patch_tokens'].mean(1)
     raise ValueError(f'unresolved global representation {global_repr!r}')
 
 

@@ -68,6 +68,9 @@ def test_patch_scores_global_vectors_and_their_errors():
     torch.testing.assert_close(g, f['registers'].mean(1))
     agg = LaStViTAggregation(4, 2.0)
     torch.testing.assert_close(global_vector(f, 'lastvit', agg), agg(f['patch_tokens']))
+    torch.testing.assert_close(global_vector(f, 'patch-mean'), f['patch_tokens'].mean(1))
+    with pytest.raises(ValueError, match="needs a LaStViTAggregation"):
+        global_vector(f, 'lastvit')
     s = patch_scores(f['patch_tokens'], g)
     i, j = 1, 5
     ref = (f['patch_tokens'][i, j] @ g[i]) / (f['patch_tokens'][i, j].norm() * g[i].norm())
