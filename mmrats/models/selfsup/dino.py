@@ -26,6 +26,7 @@ from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from torch import Tensor, nn
 
 from mmrats.evaluation.part_segmentation import candidate_maps, check_method, default_method
+from mmrats.models.utils.lastvit_aggregation import LaStViTAggregation
 from mmrats.registry import MODELS
 
 
@@ -40,13 +41,17 @@ class DINO(BaseSelfSupervisor):
         head: the loss, ``mmrats.DINOHead`` (``num_groups`` = heads with ``per_head_loss``).
         num_global_crops: how many of the views (the first ones) are global crops.
         global_repr: ``'auto'`` (registers' mean if the backbone has registers and
-            no [CLS], else [CLS]), ``'registers'`` or ``'cls'``.
+            no [CLS], else [CLS]), ``'registers'``, ``'cls'`` or ``'lastvit'`` (LaSt-ViT's
+            stability-guided top-K aggregation of the final patch tokens, any backbone:
+            :class:`~mmrats.models.utils.LaStViTAggregation`).
         per_head_loss: one loss per head over its registers (needs ``'registers'``).
         data_preprocessor: defaults to mmpretrain's ``SelfSupDataPreprocessor``.
         part_method: candidate maps of the validation pass (``mode='predict'``):
             ``'registers'``, ``'cls-attn'``, ``'register-attn'`` or None (the
             backbone's default, :func:`~mmrats.evaluation.part_segmentation.default_method`).
         predict_backbone: ``'teacher'`` (what is extracted after pretraining) or ``'student'``.
+        lastvit: with ``global_repr='lastvit'``, the aggregation's ``dict(top_k=K, sigma=..., eps=...)``
+            (K an int or a share of the patches; sigma the low-pass width in frequency bins).
         codebook: ``dict(num_entries=K, commitment_weight=..., diversity_weight=...)`` (the other
             arguments of :class:`~mmrats.models.selfsup.RegisterCodebook`): a learned dictionary of
             register entries trained with the backbone (paper §4.4, App. C.2) on the student's
@@ -59,13 +64,16 @@ class DINO(BaseSelfSupervisor):
                  global_repr: str = 'auto', per_head_loss: bool = False,
                  data_preprocessor: dict | None = None, init_cfg: dict | None = None,
                  part_method: str | None = None, predict_backbone: str = 'teacher',
-                 codebook: dict | None = None) -> None:
+                 codebook: dict | None = None, lastvit: dict | None = None) -> None:
         super().__init__(backbone=backbone, neck=neck, head=head, data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         if global_repr == 'auto':
             global_repr = 'cls' if getattr(self.backbone, 'with_cls_token', False) else 'registers'
-        if global_repr not in ('registers', 'cls'):
-            raise ValueError(f"DINO global_repr must be 'auto', 'registers' or 'cls', got {global_repr!r}")
+        if global_repr not in ('registers', 'cls', 'lastvit'):
+            raise ValueError(f"DINO global_repr must be 'auto', 'registers', 'cls' or 'lastvit', got {global_repr!r}")
+        if lastvit is not None and global_repr != 'lastvit':
+            raise ValueError(f"DINO lastvit={lastvit!r} is used only with global_repr='lastvit' (got {global_repr!r})")
+        self.lastvit = LaStViTAggregation(**(lastvit or {})) if global_repr == 'lastvit' else None
         if global_repr == 'registers' and not getattr(self.backbone, 'num_registers', 0):
             raise ValueError("DINO global_repr='registers' needs a backbone with registers "
                              "(model.backbone.num_registers > 0); a plain ViT uses global_repr='cls'")
@@ -123,6 +131,8 @@ class DINO(BaseSelfSupervisor):
             self._codebook_inputs.append(f['registers'])
         if self.global_repr == 'cls':
             return f['cls_token']
+        if self.global_repr == 'lastvit':
+            return self.lastvit(f['patch_tokens'])
         regs = f['registers']
         if self.per_head_loss:
             b, n, c = regs.shape
