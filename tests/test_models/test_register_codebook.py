@@ -159,3 +159,28 @@ def test_resume_with_a_codebook_is_exact(photos, tmp_path):
     for i in sa:
         for k in ('exp_avg', 'exp_avg_sq', 'step'):
             assert torch.equal(sb[i][k], sa[i][k]), (i, k)
+
+
+@pytest.mark.parametrize('name, k, build', [
+    ('lab/dino_rats-lab-codebook_1xb32-2e_part-objects-64.py', 128, True),
+    ('lab/dino_rats-lab-codebook-large_1xb32-2e_part-objects-64.py', 512, True),
+    ('dino/dino_rats-s16-codebook_8xb96-300e_in1k-224.py', 1024, False),
+    ('dino/dino_rats-s16-codebook-large_8xb96-300e_in1k-224.py', 4096, False)])
+def test_codebook_configs(name, k, build):
+    """The codebook configs keep their base recipe, set K, and exempt the entries from weight decay."""
+    from mmengine.config import Config
+
+    from tests.conftest import REPO
+    cfg = Config.fromfile(str(REPO / 'configs' / name))
+    base_name = ('lab/dino_rats-lab_1xb32-2e_part-objects-64.py' if name.startswith('lab')
+                 else 'dino/dino_rats-s16_8xb96-300e_in1k-224.py')
+    base = Config.fromfile(str(REPO / 'configs' / base_name))
+    assert cfg.model.codebook == dict(num_entries=k, commitment_weight=0.25, diversity_weight=0.1)
+    assert cfg.optim_wrapper.paramwise_cfg.custom_keys['codebook.entries'] == dict(decay_mult=0.0)
+    for key in ('backbone', 'neck', 'head'):
+        assert cfg.model[key] == base.model[key]
+    assert cfg.custom_hooks == base.custom_hooks and cfg.train_dataloader == base.train_dataloader
+    if build:
+        model = MODELS.build(cfg.model)
+        assert model.codebook.entries.shape == (k, model.backbone.embed_dims)
+        assert model.teacher.codebook.entries.shape == (k, model.backbone.embed_dims)
