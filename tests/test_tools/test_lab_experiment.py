@@ -50,8 +50,8 @@ def test_report_needs_results(tmp_path, capsys):
 def test_parameter_budget_is_checked(monkeypatch):
     real = lab_experiment.untrained_backbone
 
-    def bigger(model, seed):
-        bb = real(model, seed)
+    def bigger(model, seed, options=None):
+        bb = real(model, seed, options)
         if model == 'vit':
             import torch
             bb.extra = torch.nn.Linear(128, 512)  # +66k parameters, > 2 %
