@@ -54,7 +54,12 @@ from tools.model_converters import dino2backbone  # noqa: E402
 
 DINO_CONFIGS = {'rats': 'configs/lab/dino_rats-lab_1xb32-2e_part-objects-64.py',
                 'vit': 'configs/lab/dino_vit-lab_1xb32-2e_part-objects-64.py',
-                'vitreg': 'configs/lab/dino_vitreg-lab_1xb32-2e_part-objects-64.py'}
+                'vitreg': 'configs/lab/dino_vitreg-lab_1xb32-2e_part-objects-64.py',
+                # not in the default set: the learned part dictionary (docs/part_dictionary.md) and the
+                # LaSt-ViT aggregation (docs/diagnostics.md), the same recipe; --models to add them
+                'rats-codebook': 'configs/lab/dino_rats-lab-codebook_1xb32-2e_part-objects-64.py',
+                'rats-codebook-large': 'configs/lab/dino_rats-lab-codebook-large_1xb32-2e_part-objects-64.py',
+                'vit-lastvit': 'configs/lab/dino_vit-lastvit-lab_1xb32-2e_part-objects-64.py'}
 M2F_CONFIGS = {'rats-regq': ('rats', 'configs/lab/mask2former_rats-lab-regq_1xb8-100it_part-objects-96.py'),
                'rats-learned': ('rats', 'configs/lab/mask2former_rats-lab_1xb8-100it_part-objects-96.py'),
                'vit-learned': ('vit', 'configs/lab/mask2former_vit-lab_1xb8-100it_part-objects-96.py')}
