@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build mmcv 2.1.0 with its compiled ops for the torch in PYTHON, or reuse the
-# wheel cached for this build flavour (see environment.md):
+# wheel cached for this build flavour (see docs/install.md):
 #   bash tools/setup/build_mmcv.sh PYTHON WHEEL_DIR
 # - the cache is keyed by the build flavour: CPU ops in
 #   WHEEL_DIR/torch-<version>/; CPU + CUDA ops in
