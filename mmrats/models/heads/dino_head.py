@@ -185,9 +185,7 @@ def sinkhorn_knopp(logits: Tensor, temperature: float, iters: int = 3) -> Tensor
     num_samples = torch.tensor(float(q.shape[-1]), device=q.device)
     all_reduce(num_samples, op='sum')
     k = q.shape[1]
-    total = q.sum(dim=(1, 2), keepdim=True)
-    all_reduce(total, op='sum')
-    q = q / total
+    # (SwAV's first division by the total is left out: the row normalisation below absorbs any constant)
     for _ in range(iters):
         rows = q.sum(dim=2, keepdim=True)  # (G, K, 1), over the samples of all ranks
         all_reduce(rows, op='sum')
