@@ -92,3 +92,75 @@ def test_merge_refuses_runs_of_other_recipes(change, match):
 def test_merge_names_a_missing_run(tmp_path, capsys):
     assert lab_experiment.main(['--merge', str(tmp_path / 'nope'), '--work-dir', str(tmp_path / 'out')]) == 2
     assert 'lab_results.json does not exist' in capsys.readouterr().err
+
+
+def _saved_quick_run(work, **change):
+    """A saved quick-setting run of RATS, seed 0, pretrained and evaluated, without Mask2Former."""
+    sizes = dict(lab_experiment.asdict(lab_experiment.SETTINGS['quick']), seeds=[0])
+    saved = dict(setting='quick', sizes=sizes, models=['rats'], params={'rats': 1}, cfg_options={},
+                 threads=1, pretrain={'rats/seed0': {'backbone': 'saved.pth', 'iters': 2}},
+                 parts={'rats/seed0/pretrained': {'saved': 1}, 'rats/seed0/untrained': {'saved': 2}},
+                 knn={}, diagnostics={}, m2f={}, total_seconds=100.0, total_cpu_seconds=150.0)
+    saved.update(change)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / 'lab_results.json').write_text(json.dumps(saved))
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """The driver's expensive steps replaced by recorders (what ran is in the returned dict)."""
+    calls = dict(pretrain=[], finetune=[])
+
+    def pretrain(model, seed, *a, **k):
+        calls['pretrain'].append(f'{model}/seed{seed}')
+        raise AssertionError('a step the saved run holds was run again')
+
+    def finetune(variant, backbone, seed, *a, **k):
+        calls['finetune'].append((variant, backbone))
+        return dict(mIoU=1.0, mAcc=2.0, seconds=0.1, cpu_seconds=0.1)
+
+    monkeypatch.setattr(lab_experiment, 'pretrain', pretrain)
+    monkeypatch.setattr(lab_experiment, 'finetune', finetune)
+    monkeypatch.setattr(lab_experiment, 'write_part_objects', lambda *a, **k: None)
+    monkeypatch.setattr(lab_experiment.lab_eval, 'held_out', lambda n, split: None)
+    monkeypatch.setattr(lab_experiment.lab_report, 'markdown', lambda r: 'tables')
+    monkeypatch.setattr(lab_experiment.lab_report, 'pictures', lambda *a, **k: None)
+    return calls
+
+
+def test_resume_runs_only_the_missing_steps(tmp_path, no_work):
+    _saved_quick_run(tmp_path)
+    argv = ['--setting', 'quick', '--models', 'rats', '--resume', '--work-dir', str(tmp_path)]
+    assert lab_experiment.main(argv) == 0
+    assert no_work['pretrain'] == []  # the saved pretraining and its evaluation are kept
+    assert no_work['finetune'] == [('rats-regq', 'saved.pth'), ('rats-learned', 'saved.pth')]
+    res = json.loads((tmp_path / 'lab_results.json').read_text())
+    assert res['parts']['rats/seed0/untrained'] == {'saved': 2}
+    assert set(res['m2f']) == {'rats-regq/seed0', 'rats-learned/seed0'}
+    assert res['total_seconds'] >= 100.0 and res['total_cpu_seconds'] >= 150.0  # every session counted
+    # a second resume finds everything done and runs nothing
+    no_work['finetune'].clear()
+    assert lab_experiment.main(argv) == 0
+    assert no_work['finetune'] == []
+
+
+@pytest.mark.parametrize('change, match', [
+    (dict(cfg_options={'model.head.centering': 'sinkhorn_knopp'}), 'cfg_options'),
+    (dict(setting='long'), 'setting'),
+])
+def test_resume_refuses_a_run_of_another_recipe(tmp_path, no_work, capsys, change, match):
+    _saved_quick_run(tmp_path, **change)
+    before = (tmp_path / 'lab_results.json').read_text()
+    argv = ['--setting', 'quick', '--models', 'rats', '--resume', '--work-dir', str(tmp_path)]
+    assert lab_experiment.main(argv) == 2
+    err = capsys.readouterr().err
+    assert match in err and 'another --work-dir' in err
+    assert (tmp_path / 'lab_results.json').read_text() == before  # the saved run is left as it was
+    assert no_work['finetune'] == []
+
+
+def test_resume_refuses_other_sizes(tmp_path, no_work, capsys):
+    _saved_quick_run(tmp_path)
+    argv = ['--setting', 'quick', '--epochs', '3', '--models', 'rats', '--resume', '--work-dir', str(tmp_path)]
+    assert lab_experiment.main(argv) == 2
+    assert 'epochs=1' in capsys.readouterr().err

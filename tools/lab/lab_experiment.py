@@ -3,7 +3,7 @@
 
     python tools/lab/lab_experiment.py [--setting quick|default|long] [--seeds 0 1 2]
         [--models rats vit vitreg] [--work-dir work_dirs/lab] [--data-root data/part_objects]
-        [--no-finetune] [--epochs N]
+        [--no-finetune] [--epochs N] [--resume]
 
 For every seed and model (``rats``: RATS, 16 registers; ``vit``: ViT with
 [CLS]; ``vitreg``: ViT with [CLS] + 16 registers; same width, depth and
@@ -232,6 +232,9 @@ def parse_args(argv=None):
     p.add_argument('--report', action='store_true',
                    help='only rebuild lab_results.md and the pictures from WORK_DIR/lab_results.json '
                         '(e.g. of an interrupted run)')
+    p.add_argument('--resume', action='store_true',
+                   help='continue the run in WORK_DIR: keep the steps its lab_results.json holds (same setting, '
+                        'sizes and --cfg-options), run the rest (e.g. Mask2Former after a --no-finetune run)')
     p.add_argument('--merge', nargs='+', default=None, metavar='RUN_DIR',
                    help='combine the lab_results.json of runs made with other --seeds (e.g. one process per '
                         'seed) into WORK_DIR, then write its tables and pictures')
@@ -280,6 +283,30 @@ def merge_results(parts: list[dict], names: list[str]) -> dict:
     return merged
 
 
+def resumed(path: Path, fresh: dict) -> dict:
+    """``--resume``: the saved results of ``path`` extended to ``fresh``'s seeds and models.
+
+    Raises:
+        ValueError: the saved run has another setting, sizes (seeds apart) or ``--cfg-options``.
+    """
+    old = json.loads(path.read_text())
+    for key in ('setting', 'cfg_options'):
+        if old.get(key) != fresh[key]:
+            raise ValueError(f'{path} was run with {key} {old.get(key)!r}, not {fresh[key]!r}: resume with the '
+                             'same options, or use another --work-dir')
+    sizes = {k: v for k, v in json.loads(json.dumps(fresh['sizes'])).items() if k != 'seeds'}  # as saved
+    saved = {k: v for k, v in old['sizes'].items() if k != 'seeds'}
+    if saved != sizes:
+        diff = sorted(k for k in sizes if saved.get(k) != sizes[k])
+        raise ValueError(f'{path} was run with other sizes ({", ".join(f"{k}={saved.get(k)}" for k in diff)}): '
+                         'resume with the same --setting and --epochs, or use another --work-dir')
+    out = dict(old)
+    out['sizes'] = dict(fresh['sizes'], seeds=sorted(set(old['sizes']['seeds']) | set(fresh['sizes']['seeds'])))
+    out['models'] = list(dict.fromkeys(old['models'] + fresh['models']))
+    out['params'] = {**old.get('params', {}), **fresh['params']}
+    return out
+
+
 def merge(runs: list[str], work: Path) -> int:
     """``--merge``: one ``lab_results.json`` in ``work`` from finished runs' (other seeds), then the report."""
     parts = []
@@ -314,6 +341,16 @@ def main(argv=None) -> int:
     results = dict(setting=args.setting, sizes=asdict(s), models=args.models, params=param_budget(args.models, args.cfg_options),
                    cfg_options=dict(args.cfg_options),
                    threads=torch.get_num_threads(), pretrain={}, parts={}, knn={}, diagnostics={}, m2f={})
+    saved = work / 'lab_results.json'
+    if args.resume and saved.is_file():
+        try:
+            results = resumed(saved, results)
+        except ValueError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+    elif args.resume:
+        print(f'note: {saved} does not exist: --resume starts a new run', flush=True)
+    t_before, c_before = results.get('total_seconds', 0.0), results.get('total_cpu_seconds', 0.0)
     test = lab_eval.held_out(s.test_images, 'test')
     knn_ref = lab_eval.held_out(s.knn_images, 'train')
     if not args.no_finetune:
@@ -321,6 +358,9 @@ def main(argv=None) -> int:
     for seed in s.seeds:  # seed by seed: every finished seed is a complete comparison
         for model in args.models:
             key = f'{model}/seed{seed}'
+            if key in results['pretrain'] and f'{key}/untrained' in results['parts']:
+                print(f'== DINO pretraining {key}: done before (--resume), kept', flush=True)
+                continue
             print(f'== DINO pretraining {key}', flush=True)
             r = results['pretrain'][key] = pretrain(model, seed, s, str(work / 'pretrain' / model / f'seed{seed}'),
                                                           args.cfg_options)
@@ -340,6 +380,9 @@ def main(argv=None) -> int:
         for variant, (model, _) in M2F_CONFIGS.items():
             if args.no_finetune or model not in args.models:
                 continue
+            if f'{variant}/seed{seed}' in results['m2f']:
+                print(f'== Mask2Former {variant}/seed{seed}: done before (--resume), kept', flush=True)
+                continue
             r = results['pretrain'][f'{model}/seed{seed}']
             print(f'== Mask2Former {variant}/seed{seed}', flush=True)
             m = results['m2f'][f'{variant}/seed{seed}'] = finetune(
@@ -348,8 +391,8 @@ def main(argv=None) -> int:
             print(f"   mIoU {m['mIoU']:.2f} ({m['seconds']} s)", flush=True)
             (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
         (work / 'lab_results.md').write_text(lab_report.markdown(results))
-    results['total_seconds'] = round(time.time() - t_start, 1)
-    results['total_cpu_seconds'] = round(cpu_seconds() - c_start, 1)
+    results['total_seconds'] = round(t_before + time.time() - t_start, 1)  # resumed runs: all sessions
+    results['total_cpu_seconds'] = round(c_before + cpu_seconds() - c_start, 1)
     (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
     md = lab_report.markdown(results)
     (work / 'lab_results.md').write_text(md)
