@@ -164,3 +164,31 @@ def test_resume_refuses_other_sizes(tmp_path, no_work, capsys):
     argv = ['--setting', 'quick', '--epochs', '3', '--models', 'rats', '--resume', '--work-dir', str(tmp_path)]
     assert lab_experiment.main(argv) == 2
     assert 'epochs=1' in capsys.readouterr().err
+
+
+def test_rediagnose_adds_the_new_diagnostics_to_a_saved_run(tmp_path, monkeypatch):
+    _saved_quick_run(tmp_path, diagnostics={'rats/seed0/pretrained': {'old': 1}})
+    res = json.loads((tmp_path / 'lab_results.json').read_text())
+    for state in ('pretrained', 'untrained'):
+        res['parts'][f'rats/seed0/{state}'] = dict(method='registers', num_maps=16, map_similarity=0.5,
+                                                   regions_used=4.0, per_k={})
+    (tmp_path / 'lab_results.json').write_text(json.dumps(res))
+    loaded = []
+    monkeypatch.setattr(lab_experiment, 'load_backbone',  # the saved teacher: here another random init
+                        lambda path: loaded.append(path) or lab_experiment.untrained_backbone('rats', 1))
+    monkeypatch.setattr(lab_experiment.lab_report, 'markdown', lambda r: 'tables')
+    monkeypatch.setattr(lab_experiment.lab_report, 'pictures', lambda *a, **k: None)
+    assert lab_experiment.main(['--rediagnose', '--work-dir', str(tmp_path)]) == 0
+    assert loaded == ['saved.pth']
+    diag = json.loads((tmp_path / 'lab_results.json').read_text())['diagnostics']
+    for state in ('pretrained', 'untrained'):
+        d = diag[f'rats/seed0/{state}']
+        assert len(d['attention_entropy_per_head']) == 4 and 0 < d['attention_entropy'] <= 4.97 + 1e-3
+        assert 0 <= d['specialisation']['nmi'] <= 100 and 1 <= d['specialisation']['maps_used'] <= 16
+        assert d['map_similarity'] == 0.5  # kept from the saved part discovery
+    assert diag['rats/seed0/pretrained'] != diag['rats/seed0/untrained']
+
+
+def test_rediagnose_needs_results(tmp_path, capsys):
+    assert lab_experiment.main(['--rediagnose', '--work-dir', str(tmp_path)]) == 2
+    assert 'run the experiment first' in capsys.readouterr().err

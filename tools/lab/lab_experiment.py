@@ -3,7 +3,7 @@
 
     python tools/lab/lab_experiment.py [--setting quick|default|long] [--seeds 0 1 2]
         [--models rats vit vitreg] [--work-dir work_dirs/lab] [--data-root data/part_objects]
-        [--no-finetune] [--epochs N] [--resume]
+        [--no-finetune] [--epochs N] [--resume] [--report | --rediagnose | --merge RUN_DIR...]
 
 For every seed and model (``rats``: RATS, 16 registers; ``vit``: ViT with
 [CLS]; ``vitreg``: ViT with [CLS] + 16 registers; same width, depth and
@@ -208,6 +208,33 @@ def finetune(variant: str, backbone: str, seed: int, s: Setting, data_root: str,
                 cpu_seconds=round(cpu_seconds() - c0, 1))
 
 
+def diagnose(backbone: RATSViT, test: lab_eval.HeldOut, pd: dict) -> dict:
+    """Diagnostics of one backbone's candidate maps (``pd``: its part-discovery result on ``test``)."""
+    heads = lab_eval.attention_entropy_per_head(backbone, test)
+    return dict(attention_entropy=float(sum(heads) / len(heads)), attention_entropy_per_head=heads,
+                specialisation=lab_eval.part_specialisation(backbone, test, pd['method']),
+                map_similarity=pd['map_similarity'], regions_used=pd['regions_used'], num_maps=pd['num_maps'],
+                method=pd['method'])
+
+
+def rediagnose(work: Path) -> int:
+    """``--rediagnose``: the diagnostics of a saved run computed again (those added since it ran, too)."""
+    path = work / 'lab_results.json'
+    if not path.is_file():
+        print(f'error: {path} does not exist: run the experiment first', file=sys.stderr)
+        return 2
+    results = json.loads(path.read_text())
+    test = lab_eval.held_out(results['sizes']['test_images'], 'test')
+    for key, r in results['pretrain'].items():
+        model, seed = key.split('/seed')
+        for state, bb in (('pretrained', load_backbone(r['backbone'])),
+                          ('untrained', untrained_backbone(model, int(seed), results.get('cfg_options')))):
+            results['diagnostics'][f'{key}/{state}'] = diagnose(bb, test, results['parts'][f'{key}/{state}'])
+            print(f'   {key}/{state}: rediagnosed', flush=True)
+    path.write_text(json.dumps(results, indent=2))
+    return report(work)
+
+
 def param_budget(models: list[str], options: dict | None = None) -> dict:
     """Parameters of each backbone; raises if they differ by more than 2 %."""
     counts = {m: sum(p.numel() for p in untrained_backbone(m, 0, options).parameters()) for m in models}
@@ -235,6 +262,9 @@ def parse_args(argv=None):
     p.add_argument('--resume', action='store_true',
                    help='continue the run in WORK_DIR: keep the steps its lab_results.json holds (same setting, '
                         'sizes and --cfg-options), run the rest (e.g. Mask2Former after a --no-finetune run)')
+    p.add_argument('--rediagnose', action='store_true',
+                   help='compute the diagnostics of the saved backbones of WORK_DIR again (e.g. of a run made '
+                        'before a diagnostic was added), then rebuild its tables and pictures')
     p.add_argument('--merge', nargs='+', default=None, metavar='RUN_DIR',
                    help='combine the lab_results.json of runs made with other --seeds (e.g. one process per '
                         'seed) into WORK_DIR, then write its tables and pictures')
@@ -332,6 +362,8 @@ def main(argv=None) -> int:
         return merge(args.merge, Path(args.work_dir))
     if args.report:
         return report(Path(args.work_dir))
+    if args.rediagnose:
+        return rediagnose(Path(args.work_dir))
     s = SETTINGS[args.setting]
     s = replace(s, seeds=tuple(args.seeds) if args.seeds else s.seeds, epochs=args.epochs or s.epochs)
     work = Path(args.work_dir)
@@ -369,9 +401,7 @@ def main(argv=None) -> int:
                 pd = lab_eval.part_discovery(bb, test, list(s.top_ks))
                 results['parts'][f'{key}/{state}'] = pd
                 results['knn'][f'{key}/{state}'] = lab_eval.knn_top1(bb, knn_ref, test)
-                results['diagnostics'][f'{key}/{state}'] = dict(
-                    attention_entropy=lab_eval.attention_entropy(bb, test), map_similarity=pd['map_similarity'],
-                    regions_used=pd['regions_used'], num_maps=pd['num_maps'], method=pd['method'])
+                results['diagnostics'][f'{key}/{state}'] = diagnose(bb, test, pd)
             print(f"   {key}: {r['seconds']} s, M2O@8 pretrained "
                   f"{results['parts'][key + '/pretrained']['per_k']['8']['m2o']:.1f} untrained "
                   f"{results['parts'][key + '/untrained']['per_k']['8']['m2o']:.1f}, k-NN "

@@ -55,14 +55,24 @@ def markdown(results: dict) -> str:
         lines.append(f"| {LABELS[m]} | {_ms(vals['pretrained'])} | {_ms(vals['untrained'])} |")
     lines += ['', '## Diagnostics of the candidate maps (test images)', '',
               '| backbone | weights | map similarity (mean pairwise cosine) | regions used at top-16 | '
-              'attention entropy (nats) |', '|---|---|---|---|---|']
+              'attention entropy (nats) | per head | part NMI (%) | part purity (%) | maps used |',
+              '|---|---|---|---|---|---|---|---|---|']
     for m in models:
         for state in ('pretrained', 'untrained'):
             d = [results['diagnostics'][f'{m}/seed{s}/{state}'] for s in seeds
                  if f'{m}/seed{s}/{state}' in results['diagnostics']]
             if d:
+                heads = [x['attention_entropy_per_head'] for x in d if 'attention_entropy_per_head' in x]
+                spec = [x['specialisation'] for x in d if 'specialisation' in x]
+                per_head = ' / '.join(f'{v:.2f}' for v in np.mean(heads, 0)) if heads else '-'
                 lines.append(f"| {LABELS[m]} | {state} | {_ms([x['map_similarity'] for x in d], 3)} | "
-                             f"{_ms([x['regions_used'] for x in d])} | {_ms([x['attention_entropy'] for x in d], 2)} |")
+                             f"{_ms([x['regions_used'] for x in d])} | {_ms([x['attention_entropy'] for x in d], 2)} | "
+                             f"{per_head} | {_ms([x['nmi'] for x in spec])} | {_ms([x['purity'] for x in spec])} | "
+                             f"{_ms([x['maps_used'] for x in spec])} |")
+    lines += ['', 'Per head: the entropy of each head (mean over seeds). Part NMI / purity: each object patch goes '
+              'to its highest candidate map; the normalised mutual information between map index and part type, '
+              'and the share of each map\'s patches in its most frequent part type, over all test images (100: '
+              'every map always takes one part type). Maps used: the effective number of maps that win patches.']
     lines += ['', '## DINO pretraining (mean of the first and the last epoch)', '',
               '| backbone | iterations | wall (s) | CPU (s) | loss first -> last | teacher entropy first -> last | '
               'KL to uniform first -> last | val M2O (top-8) first -> last |', '|---|---|---|---|---|---|---|---|']
