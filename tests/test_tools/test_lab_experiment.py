@@ -166,6 +166,15 @@ def test_resume_refuses_other_sizes(tmp_path, no_work, capsys):
     assert 'epochs=1' in capsys.readouterr().err
 
 
+def test_resume_takes_other_mask2former_sizes_only_before_mask2former_ran(tmp_path, no_work, capsys):
+    _saved_quick_run(tmp_path)
+    argv = ['--setting', 'quick', '--m2f-iters', '5', '--models', 'rats', '--resume', '--work-dir', str(tmp_path)]
+    assert lab_experiment.main(argv) == 0  # the saved run holds no Mask2Former: its size is still free
+    assert json.loads((tmp_path / 'lab_results.json').read_text())['sizes']['m2f_iters'] == 5
+    assert lab_experiment.main(argv[:2] + argv[4:]) == 2  # now it holds Mask2Former results of 5 iterations
+    assert 'm2f_iters=5' in capsys.readouterr().err
+
+
 def test_rediagnose_adds_the_new_diagnostics_to_a_saved_run(tmp_path, monkeypatch):
     _saved_quick_run(tmp_path, diagnostics={'rats/seed0/pretrained': {'old': 1}})
     res = json.loads((tmp_path / 'lab_results.json').read_text())

@@ -3,7 +3,7 @@
 
     python tools/lab/lab_experiment.py [--setting quick|default|long] [--seeds 0 1 2]
         [--models rats vit vitreg] [--work-dir work_dirs/lab] [--data-root data/part_objects]
-        [--no-finetune] [--epochs N] [--resume] [--report | --rediagnose | --merge RUN_DIR...]
+        [--no-finetune] [--epochs N] [--m2f-iters N] [--resume] [--report | --rediagnose | --merge RUN_DIR...]
 
 For every seed and model (``rats``: RATS, 16 registers; ``vit``: ViT with
 [CLS]; ``vitreg``: ViT with [CLS] + 16 registers; same width, depth and
@@ -250,6 +250,7 @@ def parse_args(argv=None):
     p.add_argument('--seeds', type=int, nargs='+', default=None, help="default: the setting's (3 seeds)")
     p.add_argument('--models', nargs='+', choices=sorted(DINO_CONFIGS), default=['rats', 'vit', 'vitreg'])
     p.add_argument('--epochs', type=int, default=None, help="pretraining epochs (default: the setting's)")
+    p.add_argument('--m2f-iters', type=int, default=None, help="Mask2Former iterations (default: the setting's)")
     p.add_argument('--work-dir', default='work_dirs/lab')
     p.add_argument('--data-root', default=None, help='written part objects (default: WORK_DIR/data)')
     p.add_argument('--no-finetune', action='store_true', help='skip Mask2Former')
@@ -269,8 +270,9 @@ def parse_args(argv=None):
                    help='combine the lab_results.json of runs made with other --seeds (e.g. one process per '
                         'seed) into WORK_DIR, then write its tables and pictures')
     args = p.parse_args(argv)
-    if args.epochs is not None and args.epochs < 1:
-        p.error(f'--epochs must be >= 1, got {args.epochs}')
+    for name in ('epochs', 'm2f_iters'):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     return args
 
 
@@ -324,12 +326,14 @@ def resumed(path: Path, fresh: dict) -> dict:
         if old.get(key) != fresh[key]:
             raise ValueError(f'{path} was run with {key} {old.get(key)!r}, not {fresh[key]!r}: resume with the '
                              'same options, or use another --work-dir')
-    sizes = {k: v for k, v in json.loads(json.dumps(fresh['sizes'])).items() if k != 'seeds'}  # as saved
-    saved = {k: v for k, v in old['sizes'].items() if k != 'seeds'}
+    # the sizes of the steps the saved run holds must match; Mask2Former's may change while it has none
+    free = ('seeds',) + (('m2f_train_images', 'm2f_iters') if not old['m2f'] else ())
+    sizes = {k: v for k, v in json.loads(json.dumps(fresh['sizes'])).items() if k not in free}  # as saved
+    saved = {k: v for k, v in old['sizes'].items() if k not in free}
     if saved != sizes:
         diff = sorted(k for k in sizes if saved.get(k) != sizes[k])
         raise ValueError(f'{path} was run with other sizes ({", ".join(f"{k}={saved.get(k)}" for k in diff)}): '
-                         'resume with the same --setting and --epochs, or use another --work-dir')
+                         'resume with the same --setting, --epochs and --m2f-iters, or use another --work-dir')
     out = dict(old)
     out['sizes'] = dict(fresh['sizes'], seeds=sorted(set(old['sizes']['seeds']) | set(fresh['sizes']['seeds'])))
     out['models'] = list(dict.fromkeys(old['models'] + fresh['models']))
@@ -365,7 +369,8 @@ def main(argv=None) -> int:
     if args.rediagnose:
         return rediagnose(Path(args.work_dir))
     s = SETTINGS[args.setting]
-    s = replace(s, seeds=tuple(args.seeds) if args.seeds else s.seeds, epochs=args.epochs or s.epochs)
+    s = replace(s, seeds=tuple(args.seeds) if args.seeds else s.seeds, epochs=args.epochs or s.epochs,
+                m2f_iters=args.m2f_iters or s.m2f_iters)
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     data_root = args.data_root or str(work / 'data')
