@@ -219,11 +219,9 @@ def diagnose(backbone: RATSViT, test: lab_eval.HeldOut, pd: dict) -> dict:
 
 def rediagnose(work: Path) -> int:
     """``--rediagnose``: the diagnostics of a saved run computed again (those added since it ran, too)."""
-    path = work / 'lab_results.json'
-    if not path.is_file():
-        print(f'error: {path} does not exist: run the experiment first', file=sys.stderr)
+    results = saved_results(work)
+    if results is None:
         return 2
-    results = json.loads(path.read_text())
     test = lab_eval.held_out(results['sizes']['test_images'], 'test')
     for key, r in results['pretrain'].items():
         model, seed = key.split('/seed')
@@ -231,7 +229,7 @@ def rediagnose(work: Path) -> int:
                           ('untrained', untrained_backbone(model, int(seed), results.get('cfg_options')))):
             results['diagnostics'][f'{key}/{state}'] = diagnose(bb, test, results['parts'][f'{key}/{state}'])
             print(f'   {key}/{state}: rediagnosed', flush=True)
-    path.write_text(json.dumps(results, indent=2))
+    (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
     return report(work)
 
 
@@ -276,13 +274,21 @@ def parse_args(argv=None):
     return args
 
 
-def report(work: Path) -> int:
-    """Tables and pictures of the results saved in ``work`` (a finished or an interrupted run)."""
+def saved_results(work: Path) -> dict | None:
+    """The results saved in ``work``; None, with the error printed, when there are none."""
     path = work / 'lab_results.json'
     if not path.is_file():
-        print(f'error: {path} does not exist: run the experiment first (without --report)', file=sys.stderr)
+        print(f'error: {path} does not exist: run the experiment first (without --report / --rediagnose)',
+              file=sys.stderr)
+        return None
+    return json.loads(path.read_text())
+
+
+def report(work: Path) -> int:
+    """Tables and pictures of the results saved in ``work`` (a finished or an interrupted run)."""
+    results = saved_results(work)
+    if results is None:
         return 2
-    results = json.loads(path.read_text())
     md = lab_report.markdown(results)
     (work / 'lab_results.md').write_text(md)
     lab_report.pictures(results, lab_eval.held_out(results['sizes']['test_images'], 'test'), work / 'pictures')
