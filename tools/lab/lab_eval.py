@@ -149,11 +149,11 @@ def part_specialisation(backbone, data: HeldOut, method: str | None = None, batc
         maps = candidate_maps(backbone.eval(), data.tensor(sl), method)  # (B, M, h, w)
         labels = patch_labels(data.parts[sl], maps.shape[-1])
         win = maps.argmax(1).numpy()
-        obj = labels > 0
+        obj = labels > 0  # part types 1..P are columns 0..P-1
         if counts is None:
-            counts = np.zeros((maps.shape[1], int(data.parts.max()) + 1), np.int64)
-        np.add.at(counts, (win[obj], labels[obj]), 1)
-    return dict(contingency_scores(counts[:, 1:]), method=method)
+            counts = np.zeros((maps.shape[1], int(data.parts.max())), np.int64)
+        np.add.at(counts, (win[obj], labels[obj] - 1), 1)
+    return dict(contingency_scores(counts), method=method)
 
 
 @torch.no_grad()
