@@ -18,7 +18,7 @@ import mmrats  # noqa: F401  (first: torch >= 2.6 resume fix, known-warning filt
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 from mmrats.utils import PreflightError, preflight
-from mmrats.utils.run_config import build_cfg, prepare_cpu_distributed
+from mmrats.utils.run_config import build_cfg, prepare_cpu_distributed, release_distributed
 
 
 def parse_args(argv=None):
@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
+    release_distributed()
     print({k: round(float(v), 4) for k, v in metrics.items()})
     return 0
 

@@ -19,7 +19,7 @@ import mmrats  # noqa: F401  (first: torch >= 2.6 resume fix, known-warning filt
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 from mmrats.utils import PreflightError, preflight
-from mmrats.utils.run_config import build_cfg, prepare_cpu_distributed
+from mmrats.utils.run_config import build_cfg, prepare_cpu_distributed, release_distributed
 from mmrats.utils.weights_check import check_checkpoint
 
 
@@ -54,6 +54,7 @@ def main(argv=None) -> int:
     prepare_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    release_distributed()
     return 0
 
 

@@ -27,6 +27,11 @@ KNOWN = (
     # mmseg's default runtime builds its visualization hook with draw=False and then warns about
     # that default; --show-dir turns drawing on
     (UserWarning, r'The draw is False, it means that the hook for visualization will not take effect'),
+    # mmengine 0.10's MMDistributedDataParallel passes broadcast_buffers, which torch 2.14 deprecates
+    (FutureWarning, r'`broadcast_buffers` is deprecated'),
+    # DDP's performance hint when a 1x1 convolution's gradient comes with other strides than its
+    # bucket (seen in CPU gloo runs of Mask2Former); the gradients and results are unaffected
+    (UserWarning, r'Grad strides do not match bucket view strides'),
 )
 
 

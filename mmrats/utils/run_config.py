@@ -105,3 +105,18 @@ def prepare_cpu_distributed(cfg: Config) -> None:
         find_unused_parameters=cfg.get('find_unused_parameters', False)))
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+
+
+def release_distributed() -> None:
+    """Close the process group at the end of a distributed run (a no-op otherwise).
+
+    A gloo group left open until the interpreter exits is torn down during
+    finalisation, where its worker threads can abort the process (``terminate
+    called without an active exception``, SIGABRT) after the run itself
+    succeeded; ``torchrun`` then reports the whole job as failed. The barrier
+    lets every rank finish its last collective first. Called only after a run
+    that ended normally: a rank that failed must not wait on the others.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -127,3 +127,21 @@ def test_two_process_distributed_training(scenes, tmp_path):
     log = next((tmp_path / 'dist').glob('*/*.log')).read_text()
     # the gloo group only forms when both ranks join; rank 0 logs the distributed run
     assert 'Distributed launcher: pytorch' in log and 'Distributed training: True' in log
+    assert 'terminate called' not in out.stderr  # a rank that aborted at exit (open gloo group)
+
+
+def test_a_distributed_run_closes_its_process_group(scenes, tmp_path, monkeypatch):
+    """A gloo group left open aborts ranks at interpreter exit (SIGABRT after a good run); close it."""
+    import torch.distributed as dist
+    for key, value in dict(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()), RANK='0', WORLD_SIZE='1',
+                           LOCAL_RANK='0', OMP_NUM_THREADS='1', MKL_NUM_THREADS='1').items():
+        monkeypatch.setenv(key, value)  # (mmengine would set the thread counts itself, warn, and keep them)
+    args = [*short_run(scenes, SEG, tmp_path, 2), '--launcher', 'pytorch']
+    try:
+        assert train_tool.main([SEG, *args]) == 0
+        assert not dist.is_initialized(), 'tools/train.py left the process group open'
+        assert test_tool.main([SEG, str(tmp_path / 'iter_2.pth'), *args]) == 0
+        assert not dist.is_initialized(), 'tools/test.py left the process group open'
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
