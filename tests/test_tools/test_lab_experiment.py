@@ -5,6 +5,7 @@ them; it took 8.5 min wall as a script and 23 min under pytest on the 2-core mac
 average of 8-14 (not timed on an idle machine). It is the only test of the driver's end-to-end path.
 """
 import json
+import sys
 
 import pytest
 
@@ -201,3 +202,34 @@ def test_rediagnose_adds_the_new_diagnostics_to_a_saved_run(tmp_path, monkeypatc
 def test_rediagnose_needs_results(tmp_path, capsys):
     assert lab_experiment.main(['--rediagnose', '--work-dir', str(tmp_path)]) == 2
     assert 'run the experiment first' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('verbose', [False, True])
+def test_console_is_a_line_per_step_and_the_logs_hold_the_rest(tmp_path, no_work, monkeypatch, capfd, verbose):
+    def pretrain(model, seed, *a, **k):
+        print(f'RUNNER LOG {model}')  # what mmengine prints: the config, every iteration, warnings
+        print('RUNNER WARNING', file=sys.stderr)
+        return dict(backbone='b.pth', seconds=1.0, iters=2)
+
+    def finetune(variant, *a, **k):
+        print(f'RUNNER LOG {variant}')
+        return dict(mIoU=12.5, mAcc=20.0, seconds=0.1, cpu_seconds=0.1)
+
+    monkeypatch.setattr(lab_experiment, 'pretrain', pretrain)
+    monkeypatch.setattr(lab_experiment, 'finetune', finetune)
+    monkeypatch.setattr(lab_experiment, 'load_backbone', lambda path: None)
+    monkeypatch.setattr(lab_experiment, 'untrained_backbone', lambda *a: None)
+    monkeypatch.setattr(lab_experiment, 'param_budget', lambda *a: {'rats': 1})
+    monkeypatch.setattr(lab_experiment, 'diagnose', lambda *a: {})
+    monkeypatch.setattr(lab_experiment.lab_eval, 'part_discovery', lambda *a: {'per_k': {'8': {'m2o': 30.0}}})
+    monkeypatch.setattr(lab_experiment.lab_eval, 'knn_top1', lambda *a: 50.0)
+    argv = ['--setting', 'quick', '--models', 'rats', '--work-dir', str(tmp_path)] + ['--verbose'] * verbose
+    assert lab_experiment.main(argv) == 0
+    out, err = capfd.readouterr()
+    assert '==> DINO pretraining rats/seed0' in out and 'M2O@8 pretrained 30.0' in out
+    assert '==> Mask2Former rats-regq/seed0' in out and 'mIoU 12.50' in out
+    assert ('RUNNER' in out + err) == verbose
+    if not verbose:
+        log = (tmp_path / 'logs' / 'pretrain_rats_seed0.log').read_text()
+        assert 'RUNNER LOG rats' in log and 'RUNNER WARNING' in log
+        assert 'RUNNER LOG rats-learned' in (tmp_path / 'logs' / 'mask2former_rats-learned_seed0.log').read_text()

@@ -3,7 +3,8 @@
 
     python tools/lab/lab_experiment.py [--setting quick|default|long] [--seeds 0 1 2]
         [--models rats vit vitreg] [--work-dir work_dirs/lab] [--data-root data/part_objects]
-        [--no-finetune] [--epochs N] [--m2f-iters N] [--resume] [--report | --rediagnose | --merge RUN_DIR...]
+        [--no-finetune] [--epochs N] [--m2f-iters N] [--resume] [--verbose]
+        [--report | --rediagnose | --merge RUN_DIR...]
 
 For every seed and model (``rats``: RATS, 16 registers; ``vit``: ViT with
 [CLS]; ``vitreg``: ViT with [CLS] + 16 registers; same width, depth and
@@ -26,6 +27,10 @@ parameter budget, checked within 2 %):
 then writes ``WORK_DIR/lab_results.json``, ``WORK_DIR/lab_results.md`` (mean ±
 std over seeds) and pictures (``WORK_DIR/pictures``). ``--setting quick`` is a
 minutes-long smoke run of every step (the test runs it).
+
+The console shows one line per step with a progress bar and the step's
+results; each step's full log (mmengine's, the configs) goes to
+``WORK_DIR/logs/`` (``--verbose`` streams everything instead).
 """
 from __future__ import annotations
 
@@ -45,6 +50,7 @@ from mmengine.runner import Runner
 
 from mmrats.datasets.part_objects_writer import write_part_objects
 from mmrats.models import RATSViT
+from mmrats.utils.console import say, stage
 from mmrats.utils.run_config import unique_visualizer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -127,6 +133,7 @@ def dino_cfg(model: str, seed: int, s: Setting, work_dir: str, options: dict | N
     wd.end = s.epochs
     cfg.param_scheduler = ([warmup] if warm else []) + [cosine, wd]
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=s.epochs, max_keep_ckpts=1)
+    cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='mmrats.ProgressBarHook')]
     unique_visualizer(cfg)
     return cfg
 
@@ -199,6 +206,7 @@ def finetune(variant: str, backbone: str, seed: int, s: Setting, data_root: str,
     cfg.param_scheduler[0].end = s.m2f_iters
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None  # evaluated once, by the test pass below
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=s.m2f_iters, max_keep_ckpts=1)
+    cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='mmrats.ProgressBarHook')]
     unique_visualizer(cfg)
     t0, c0 = time.time(), cpu_seconds()
     runner = Runner.from_cfg(cfg)
@@ -252,6 +260,8 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', default='work_dirs/lab')
     p.add_argument('--data-root', default=None, help='written part objects (default: WORK_DIR/data)')
     p.add_argument('--no-finetune', action='store_true', help='skip Mask2Former')
+    p.add_argument('--verbose', action='store_true',
+                   help='stream every log line instead of one line per step (the logs are in WORK_DIR/logs)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                    help='override keys of the DINO configs, the same for every model '
                         '(e.g. model.head.centering=sinkhorn_knopp optim_wrapper.optimizer.lr=2e-4)')
@@ -402,34 +412,36 @@ def main(argv=None) -> int:
         for model in args.models:
             key = f'{model}/seed{seed}'
             if key in results['pretrain'] and f'{key}/untrained' in results['parts']:
-                print(f'== DINO pretraining {key}: done before (--resume), kept', flush=True)
+                say(f'==> DINO pretraining {key}: done before (--resume), kept')
                 continue
-            print(f'== DINO pretraining {key}', flush=True)
-            r = results['pretrain'][key] = pretrain(model, seed, s, str(work / 'pretrain' / model / f'seed{seed}'),
-                                                          args.cfg_options)
-            for state, bb in (('pretrained', load_backbone(r['backbone'])),
-                              ('untrained', untrained_backbone(model, seed, args.cfg_options))):
-                pd = lab_eval.part_discovery(bb, test, list(s.top_ks))
-                results['parts'][f'{key}/{state}'] = pd
-                results['knn'][f'{key}/{state}'] = lab_eval.knn_top1(bb, knn_ref, test)
-                results['diagnostics'][f'{key}/{state}'] = diagnose(bb, test, pd)
-            print(f"   {key}: {r['seconds']} s, M2O@8 pretrained "
-                  f"{results['parts'][key + '/pretrained']['per_k']['8']['m2o']:.1f} untrained "
-                  f"{results['parts'][key + '/untrained']['per_k']['8']['m2o']:.1f}, k-NN "
-                  f"{results['knn'][key + '/pretrained']:.1f} / {results['knn'][key + '/untrained']:.1f}", flush=True)
+            with stage(f"DINO pretraining {key} ({s.epochs} epoch{'s' * (s.epochs != 1)}), then its evaluation on the test split",
+                       str(work / 'logs' / f'pretrain_{model}_seed{seed}.log'), args.verbose):
+                r = results['pretrain'][key] = pretrain(model, seed, s, str(work / 'pretrain' / model / f'seed{seed}'),
+                                                        args.cfg_options)
+                for state, bb in (('pretrained', load_backbone(r['backbone'])),
+                                  ('untrained', untrained_backbone(model, seed, args.cfg_options))):
+                    pd = lab_eval.part_discovery(bb, test, list(s.top_ks))
+                    results['parts'][f'{key}/{state}'] = pd
+                    results['knn'][f'{key}/{state}'] = lab_eval.knn_top1(bb, knn_ref, test)
+                    results['diagnostics'][f'{key}/{state}'] = diagnose(bb, test, pd)
+            say(f"    {key}: {r['seconds']} s, M2O@8 pretrained "
+                f"{results['parts'][key + '/pretrained']['per_k']['8']['m2o']:.1f} untrained "
+                f"{results['parts'][key + '/untrained']['per_k']['8']['m2o']:.1f}, k-NN "
+                f"{results['knn'][key + '/pretrained']:.1f} / {results['knn'][key + '/untrained']:.1f}")
             (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
         for variant, (model, _) in M2F_CONFIGS.items():
             if args.no_finetune or model not in args.models:
                 continue
             if f'{variant}/seed{seed}' in results['m2f']:
-                print(f'== Mask2Former {variant}/seed{seed}: done before (--resume), kept', flush=True)
+                say(f'==> Mask2Former {variant}/seed{seed}: done before (--resume), kept')
                 continue
             r = results['pretrain'][f'{model}/seed{seed}']
-            print(f'== Mask2Former {variant}/seed{seed}', flush=True)
-            m = results['m2f'][f'{variant}/seed{seed}'] = finetune(
-                variant, r.get('finetune_backbone', r['backbone']), seed, s, data_root,
-                str(work / 'mask2former' / variant / f'seed{seed}'))
-            print(f"   mIoU {m['mIoU']:.2f} ({m['seconds']} s)", flush=True)
+            with stage(f'Mask2Former {variant}/seed{seed} ({s.m2f_iters} iterations), then its test',
+                       str(work / 'logs' / f'mask2former_{variant}_seed{seed}.log'), args.verbose):
+                m = results['m2f'][f'{variant}/seed{seed}'] = finetune(
+                    variant, r.get('finetune_backbone', r['backbone']), seed, s, data_root,
+                    str(work / 'mask2former' / variant / f'seed{seed}'))
+            say(f"    mIoU {m['mIoU']:.2f} ({m['seconds']} s)")
             (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
         (work / 'lab_results.md').write_text(lab_report.markdown(results))
     results['total_seconds'] = round(t_before + time.time() - t_start, 1)  # resumed runs: all sessions
