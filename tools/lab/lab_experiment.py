@@ -414,7 +414,8 @@ def main(argv=None) -> int:
             if key in results['pretrain'] and f'{key}/untrained' in results['parts']:
                 say(f'==> DINO pretraining {key}: done before (--resume), kept')
                 continue
-            with stage(f"DINO pretraining {key} ({s.epochs} epoch{'s' * (s.epochs != 1)}), then its evaluation on the test split",
+            epochs = f"{s.epochs} epoch{'s' * (s.epochs != 1)}"
+            with stage(f'DINO pretraining {key} ({epochs}), then its evaluation on the test split',
                        str(work / 'logs' / f'pretrain_{model}_seed{seed}.log'), args.verbose):
                 r = results['pretrain'][key] = pretrain(model, seed, s, str(work / 'pretrain' / model / f'seed{seed}'),
                                                         args.cfg_options)
