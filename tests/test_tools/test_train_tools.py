@@ -132,7 +132,7 @@ def test_two_process_distributed_training(scenes, tmp_path):
 
 def test_a_distributed_run_closes_its_process_group(scenes, tmp_path, monkeypatch):
     """A gloo group left open aborts ranks at interpreter exit (SIGABRT after a good run); close it."""
-    import torch.distributed as dist
+    dist = torch.distributed
     for key, value in dict(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()), RANK='0', WORLD_SIZE='1',
                            LOCAL_RANK='0', OMP_NUM_THREADS='1', MKL_NUM_THREADS='1').items():
         monkeypatch.setenv(key, value)  # (mmengine would set the thread counts itself, warn, and keep them)
