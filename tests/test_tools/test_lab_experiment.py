@@ -63,12 +63,12 @@ def test_parameter_budget_is_checked(monkeypatch):
         lab_experiment.param_budget(['rats', 'vit'])
 
 
-def _run(seeds, **extra):
+def _run(seeds, models=('rats',), **extra):
     sizes = dict(epochs=2, num_images=64, seeds=list(seeds))
-    keyed = {f'rats/seed{s}': {'value': s} for s in seeds}
-    return dict(setting='default', models=['rats'], cfg_options={}, sizes=sizes, pretrain=dict(keyed),
-                parts=dict(keyed), knn=dict(keyed), diagnostics=dict(keyed), m2f={}, total_seconds=10.0,
-                total_cpu_seconds=15.0, **extra)
+    keyed = {f'{m}/seed{s}': {'value': s} for m in models for s in seeds}
+    return dict(setting='default', models=list(models), params={m: 100 for m in models}, cfg_options={},
+                sizes=sizes, pretrain=dict(keyed), parts=dict(keyed), knn=dict(keyed), diagnostics=dict(keyed),
+                m2f={}, total_seconds=10.0, total_cpu_seconds=15.0, **extra)
 
 
 def test_merge_results_of_seed_groups():
@@ -76,6 +76,19 @@ def test_merge_results_of_seed_groups():
     assert merged['sizes']['seeds'] == [0, 1, 2]
     assert set(merged['knn']) == {'rats/seed0', 'rats/seed1', 'rats/seed2'}
     assert merged['total_seconds'] == 20.0 and merged['merged_from'] == ['a', 'b']
+
+
+def test_merge_results_of_model_groups():
+    merged = lab_experiment.merge_results([_run([0], models=['rats']), _run([0], models=['vit', 'vitreg'])],
+                                          ['a', 'b'])
+    assert merged['models'] == ['rats', 'vit', 'vitreg'] and merged['sizes']['seeds'] == [0]
+    assert set(merged['knn']) == {'rats/seed0', 'vit/seed0', 'vitreg/seed0'}
+    assert set(merged['params']) == {'rats', 'vit', 'vitreg'}
+
+
+def test_merge_refuses_runs_that_leave_a_model_without_a_seed():
+    with pytest.raises(ValueError, match='no run holds vit/seed1'):
+        lab_experiment.merge_results([_run([0, 1], models=['rats']), _run([0], models=['vit'])], ['a', 'b'])
 
 
 @pytest.mark.parametrize('change, match', [

@@ -275,8 +275,8 @@ def parse_args(argv=None):
                    help='compute the diagnostics of the saved backbones of WORK_DIR again (e.g. of a run made '
                         'before a diagnostic was added), then rebuild its tables and pictures')
     p.add_argument('--merge', nargs='+', default=None, metavar='RUN_DIR',
-                   help='combine the lab_results.json of runs made with other --seeds (e.g. one process per '
-                        'seed) into WORK_DIR, then write its tables and pictures')
+                   help='combine the lab_results.json of runs made with other --seeds or --models (e.g. one '
+                        'process per seed or per model) into WORK_DIR, then write its tables and pictures')
     args = p.parse_args(argv)
     for name in ('epochs', 'm2f_iters'):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -308,9 +308,17 @@ def report(work: Path) -> int:
 
 
 def merge_results(parts: list[dict], names: list[str]) -> dict:
-    """The results of runs of one recipe with other seeds as one; ``ValueError`` names what differs."""
+    """The results of runs of one recipe with other seeds or other models as one.
+
+    Runs may split the work by seed (one process per seed) or by model (one process per model); together they
+    must hold every model for every seed once.
+
+    Raises:
+        ValueError: names what differs (setting, ``--cfg-options``, sizes), a model and seed held twice, or one
+            missing.
+    """
     for name, r in zip(names[1:], parts[1:]):
-        for key in ('setting', 'models', 'cfg_options'):
+        for key in ('setting', 'cfg_options'):
             if r.get(key) != parts[0].get(key):
                 raise ValueError(f'{name} differs from {names[0]} in {key!r} ({r.get(key)} vs {parts[0].get(key)}): '
                                  'only runs of one recipe can be merged')
@@ -318,11 +326,20 @@ def merge_results(parts: list[dict], names: list[str]) -> dict:
         if other != {k: v for k, v in parts[0]['sizes'].items() if k != 'seeds'}:
             raise ValueError(f'{name} differs from {names[0]} in its sizes ({other}): only runs of one setting '
                              '(and --epochs) can be merged')
-    seeds = [seed for r in parts for seed in r['sizes']['seeds']]
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f'a seed appears in more than one run: {seeds}')
+    held = [(m, s) for r in parts for m in r['models'] for s in r['sizes']['seeds']]
+    twice = sorted({f'{m}/seed{s}' for m, s in held if held.count((m, s)) > 1})
+    if twice:
+        raise ValueError(f'{", ".join(twice)} appears in more than one run: merge runs of other seeds or models')
+    models = list(dict.fromkeys(m for r in parts for m in r['models']))
+    seeds = sorted({s for _, s in held})
+    missing = [f'{m}/seed{s}' for m in models for s in seeds if (m, s) not in held]
+    if missing:
+        raise ValueError(f'no run holds {", ".join(missing)}: the merged runs must hold every model for every seed '
+                         '(run them with --models and --seeds, then merge)')
     merged = dict(parts[0])
-    merged['sizes'] = dict(parts[0]['sizes'], seeds=sorted(seeds))
+    merged['sizes'] = dict(parts[0]['sizes'], seeds=seeds)
+    merged['models'] = models
+    merged['params'] = {k: v for r in parts for k, v in r.get('params', {}).items()}
     for key in ('pretrain', 'parts', 'knn', 'diagnostics', 'm2f'):
         merged[key] = {k: v for r in parts for k, v in r[key].items()}
     for key in ('total_seconds', 'total_cpu_seconds'):
@@ -358,7 +375,7 @@ def resumed(path: Path, fresh: dict) -> dict:
 
 
 def merge(runs: list[str], work: Path) -> int:
-    """``--merge``: one ``lab_results.json`` in ``work`` from finished runs' (other seeds), then the report."""
+    """``--merge``: one ``lab_results.json`` in ``work`` from finished runs (other seeds or models), then the report."""
     parts = []
     for run in runs:
         path = Path(run) / 'lab_results.json'
