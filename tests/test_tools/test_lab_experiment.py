@@ -6,6 +6,7 @@ average of 8-14 (not timed on an idle machine). It is the only test of the drive
 """
 import json
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -41,6 +42,22 @@ def test_quick_run(tmp_path):
     assert lab_experiment.main(['--report', '--work-dir', str(tmp_path)]) == 0
     assert (tmp_path / 'lab_results.md').read_text() == md
     assert (tmp_path / 'pictures' / 'grid.png').is_file()
+
+
+def test_an_interrupted_pretraining_continues_from_its_checkpoint(tmp_path):
+    """A pretraining stopped after epoch 1 of 2 (its checkpoint saved) runs only epoch 2 under --resume."""
+    one = replace(lab_experiment.SETTINGS['quick'], epochs=1, num_images=16, val_images=4)
+    first = lab_experiment.pretrain('rats', 0, one, str(tmp_path))
+    assert first['iters'] == 1 and 'resumed_from_epoch' not in first
+    r = lab_experiment.pretrain('rats', 0, replace(one, epochs=2), str(tmp_path), resume=True)
+    assert r['resumed_from_epoch'] == 1 and r['iters'] == 2  # 1 iteration per epoch: epoch 1 was not run again
+    # the curves hold both sessions: epoch 1 read from the first session's log folder
+    assert [e['epoch'] for e in r['epochs']] == [1, 2] and [v['step'] for v in r['val']] == [1, 2]
+    assert r['epochs'][0] == first['epochs'][0]
+    first_log, second_log = sorted(tmp_path.glob('*/vis_data/scalars.json'))
+    second = [json.loads(line) for line in second_log.read_text().splitlines()]
+    assert {row['epoch'] for row in second if 'loss' in row} == {2}  # the second session trained epoch 2 only
+    assert (tmp_path / 'teacher_backbone.pth').is_file()
 
 
 def test_report_needs_results(tmp_path, capsys):

@@ -88,6 +88,8 @@ class Setting:
     top_ks: tuple[int, ...] = (2, 4, 8, 16)
 
 
+CHECKPOINT_EPOCHS = 5  # DINO pretraining: a checkpoint every 5 epochs (and the last), for --resume
+
 SETTINGS = {
     'quick': Setting(epochs=1, num_images=32, batch_size=16, val_images=8, val_interval=1, test_images=8,
                      knn_images=16, m2f_train_images=16, m2f_iters=2, seeds=(0,)),
@@ -132,23 +134,39 @@ def dino_cfg(model: str, seed: int, s: Setting, work_dir: str, options: dict | N
     cosine.update(begin=warm, end=s.epochs, T_max=max(1, s.epochs - warm))
     wd.end = s.epochs
     cfg.param_scheduler = ([warmup] if warm else []) + [cosine, wd]
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=s.epochs, max_keep_ckpts=1)
+    # A checkpoint every few epochs (only the newest kept): ``--resume`` continues an interrupted pretraining.
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=min(s.epochs, CHECKPOINT_EPOCHS),
+                                        max_keep_ckpts=1)
     cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='mmrats.ProgressBarHook')]
     unique_visualizer(cfg)
     return cfg
 
 
-def scalars(log_dir: str) -> tuple[list[dict], list[dict]]:
-    """Per-epoch means of the training scalars, and the validation rows, of one run's log folder."""
-    rows = [json.loads(line) for line in (Path(log_dir) / 'vis_data' / 'scalars.json').read_text().splitlines()]
-    train = [r for r in rows if 'loss' in r and 'epoch' in r]
+def scalars(log_dirs: list[str]) -> tuple[list[dict], list[dict]]:
+    """Per-epoch means of the training scalars, and the validation rows, of one pretraining's log folders.
+
+    A resumed pretraining logs into a new timestamped folder: ``log_dirs`` are read oldest first and a
+    later folder's rows replace those of the epochs (validation steps) it ran again.
+    """
+    by_epoch: dict[int, list[dict]] = {}
+    by_step: dict[int, dict] = {}
+    for log_dir in log_dirs:
+        rows = [json.loads(line) for line in (Path(log_dir) / 'vis_data' / 'scalars.json').read_text().splitlines()]
+        fresh: dict[int, list[dict]] = {}
+        for r in rows:
+            if 'loss' in r and 'epoch' in r:
+                fresh.setdefault(r['epoch'], []).append(r)
+            elif any(k.startswith('parts/') for k in r):
+                by_step[r['step']] = r
+        by_epoch.update(fresh)
+    train = [r for e in sorted(by_epoch) for r in by_epoch[e]]
+    rows = [by_step[k] for k in sorted(by_step)]
     keys = ('loss', 'teacher_entropy', 'teacher_kl_uniform')
     epochs = []
     for e in sorted({r['epoch'] for r in train}):
         sel = [r for r in train if r['epoch'] == e]
         epochs.append(dict(epoch=e, **{k: sum(r[k] for r in sel) / len(sel) for k in keys}))
-    val = [{k: v for k, v in r.items() if k.startswith('parts/') or k == 'step'} for r in rows
-           if any(k.startswith('parts/') for k in r)]
+    val = [{k: v for k, v in r.items() if k.startswith('parts/') or k == 'step'} for r in rows]
     return epochs, val
 
 
@@ -173,18 +191,35 @@ def load_backbone(path: str) -> RATSViT:
     return model.eval()
 
 
-def pretrain(model: str, seed: int, s: Setting, work_dir: str, options: dict | None = None) -> dict:
-    """DINO pretraining of one model; the teacher backbone extracted (and, for RATS, its fine-tuning form)."""
+def pretrain(model: str, seed: int, s: Setting, work_dir: str, options: dict | None = None,
+             resume: bool = False) -> dict:
+    """DINO pretraining of one model; the teacher backbone extracted (and, for RATS, its fine-tuning form).
+
+    With ``resume``, a pretraining interrupted in ``work_dir`` continues from its newest checkpoint (saved
+    every ``CHECKPOINT_EPOCHS`` epochs); its times then count the continued part only.
+    """
     cfg = dino_cfg(model, seed, s, work_dir, options)
     cfg.train_dataloader.persistent_workers = False  # workers end with each epoch: their CPU time is counted
+    last = Path(work_dir) / 'last_checkpoint'
+    resumed_from = None
+    if resume and last.is_file() and Path(last.read_text().strip()).is_file():
+        cfg.resume = True  # mmengine loads the checkpoint named in work_dir/last_checkpoint
+        resumed_from = int(Path(last.read_text().strip()).stem.split('_')[-1])
+        say(f'    continuing the interrupted pretraining from its epoch {resumed_from}')
     t0, c0 = time.time(), cpu_seconds()
     runner = Runner.from_cfg(cfg)
     runner.train()
     seconds, cpu = time.time() - t0, cpu_seconds() - c0
     ckpt = osp.join(work_dir, f'epoch_{runner.epoch}.pth')
-    epochs, val = scalars(runner.log_dir)
+    # a resumed run's earlier epochs are in the log folders of the sessions before it (named by their start)
+    logs = ([d for d in sorted(str(p.parent.parent) for p in Path(work_dir).glob('*/vis_data/scalars.json'))
+             if Path(d).name <= Path(runner.log_dir).name] if resumed_from is not None else [runner.log_dir])
+    epochs, val = scalars(logs)
+    epochs, val = [e for e in epochs if e['epoch'] <= runner.epoch], [v for v in val if v['step'] <= runner.epoch]
     out = dict(seconds=round(seconds, 1), cpu_seconds=round(cpu, 1), iters=runner.iter, epochs=epochs, val=val,
                backbone=osp.join(work_dir, 'teacher_backbone.pth'))
+    if resumed_from is not None:
+        out['resumed_from_epoch'] = resumed_from
     if dino2backbone.main([ckpt, out['backbone'], '--force']) != 0:
         raise SystemExit(f'error: could not extract the teacher of {ckpt}')
     if model == 'rats':
@@ -270,7 +305,9 @@ def parse_args(argv=None):
                         '(e.g. of an interrupted run)')
     p.add_argument('--resume', action='store_true',
                    help='continue the run in WORK_DIR: keep the steps its lab_results.json holds (same setting, '
-                        'sizes and --cfg-options), run the rest (e.g. Mask2Former after a --no-finetune run)')
+                        'sizes and --cfg-options), run the rest (e.g. Mask2Former after a --no-finetune run); '
+                        'an interrupted pretraining continues from its newest checkpoint (every '
+                        f'{CHECKPOINT_EPOCHS} epochs)')
     p.add_argument('--rediagnose', action='store_true',
                    help='compute the diagnostics of the saved backbones of WORK_DIR again (e.g. of a run made '
                         'before a diagnostic was added), then rebuild its tables and pictures')
@@ -435,7 +472,7 @@ def main(argv=None) -> int:
             with stage(f'DINO pretraining {key} ({epochs}), then its evaluation on the test split',
                        str(work / 'logs' / f'pretrain_{model}_seed{seed}.log'), args.verbose):
                 r = results['pretrain'][key] = pretrain(model, seed, s, str(work / 'pretrain' / model / f'seed{seed}'),
-                                                        args.cfg_options)
+                                                        args.cfg_options, args.resume)
                 for state, bb in (('pretrained', load_backbone(r['backbone'])),
                                   ('untrained', untrained_backbone(model, seed, args.cfg_options))):
                     pd = lab_eval.part_discovery(bb, test, list(s.top_ks))

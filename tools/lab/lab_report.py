@@ -89,6 +89,11 @@ def markdown(results: dict) -> str:
         lines.append(f"| {LABELS[m]} | {runs[0]['iters']} | {_ms([r['seconds'] for r in runs], 0)} | "
                      f"{_ms([r.get('cpu_seconds', float('nan')) for r in runs], 0)} | {fl('loss')} | "
                      f"{fl('teacher_entropy')} | {fl('teacher_kl_uniform')} | {vm} |")
+    resumed = [f"{k} (from epoch {r['resumed_from_epoch']})" for k, r in results['pretrain'].items()
+               if 'resumed_from_epoch' in r]
+    if resumed:
+        lines += ['', 'Pretraining continued after an interruption (`--resume`), its times count the continued '
+                  'part only: ' + ', '.join(resumed) + '.']
     if results.get('m2f'):
         lines += ['', f"## Mask2Former on the part labels ({results['sizes']['m2f_iters']} iterations, test mIoU, %)",
                   '', '| initialisation | queries | mIoU | mAcc |', '|---|---|---|---|']
@@ -102,8 +107,8 @@ def markdown(results: dict) -> str:
         lines += ['', 'Recipe changes given to every model alike (`--cfg-options`): '
                   + ', '.join(f'`{k}={v}`' for k, v in results['cfg_options'].items()) + '.']
     if 'merged_from' in results:
-        lines += ['', f"Merged from {len(results['merged_from'])} runs (one per seed group); the times below are "
-                  'sums over the runs, whether they ran one after the other or side by side.']
+        lines += ['', f"Merged from {len(results['merged_from'])} runs (one per group of seeds or models); "
+                  'the times below are sums over the runs, whether they ran one after the other or side by side.']
     if 'total_seconds' in results:
         lines += ['', f"Total wall time {results['total_seconds'] / 60:.1f} min, CPU time "
                   f"{results.get('total_cpu_seconds', float('nan')) / 60:.1f} min "
