@@ -52,6 +52,32 @@ def test_relative_links_resolve(md):
     assert not dead, f'{md}: dead links {dead}'
 
 
+def anchors(md: Path) -> set[str]:
+    """The anchors GitHub gives the headings of ``md`` (lower case, punctuation dropped, spaces to '-')."""
+    seen: dict[str, int] = {}
+    out = set()
+    text = re.sub(r'```.*?```', '', md.read_text(), flags=re.S)  # '# ...' in code blocks is not a heading
+    for title in re.findall(r'^#{1,6} (.+?)\s*$', text, re.M):
+        slug = re.sub(r'[^\w\- ]', '', title.strip().lower().replace('`', '')).replace(' ', '-')
+        n = seen.get(slug, 0)
+        seen[slug] = n + 1
+        out.add(slug if n == 0 else f'{slug}-{n}')
+    return out
+
+
+ANCHOR_LINK = re.compile(r'\]\(([^)#\s]*)#([^)\s]+)\)')
+
+
+@pytest.mark.parametrize('md', sorted(str(p.relative_to(REPO)) for p in [REPO / 'README.md',
+                                                                          *(REPO / 'docs').glob('*.md')]))
+def test_section_links_name_a_heading(md):
+    path = REPO / md
+    dead = [f'{target}#{frag}' for target, frag in ANCHOR_LINK.findall(path.read_text())
+            if '://' not in target and (target == '' or target.endswith('.md'))
+            and frag not in anchors(path.parent / target if target else path)]
+    assert not dead, f'{md}: links to headings that do not exist {dead}'
+
+
 def test_readme_shows_the_two_commands_and_ci_runs_the_test_one():
     readme = (REPO / 'README.md').read_text()
     block = re.search(r'```bash\n(.*?)```', readme, re.S).group(1)  # the first command block
