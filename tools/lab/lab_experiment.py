@@ -142,32 +142,28 @@ def dino_cfg(model: str, seed: int, s: Setting, work_dir: str, options: dict | N
     return cfg
 
 
-def scalars(log_dirs: list[str]) -> tuple[list[dict], list[dict]]:
+def scalars(log_dirs: list[str], last_epoch: int) -> tuple[list[dict], list[dict]]:
     """Per-epoch means of the training scalars, and the validation rows, of one pretraining's log folders.
 
     A resumed pretraining logs into a new timestamped folder: ``log_dirs`` are read oldest first and a
-    later folder's rows replace those of the epochs (validation steps) it ran again.
+    later folder's rows replace those of the epochs (validation steps) it ran again; rows after
+    ``last_epoch`` (of an older, longer run in the same folder) are left out.
     """
     by_epoch: dict[int, list[dict]] = {}
     by_step: dict[int, dict] = {}
     for log_dir in log_dirs:
-        rows = [json.loads(line) for line in (Path(log_dir) / 'vis_data' / 'scalars.json').read_text().splitlines()]
         fresh: dict[int, list[dict]] = {}
-        for r in rows:
+        for line in (Path(log_dir) / 'vis_data' / 'scalars.json').read_text().splitlines():
+            r = json.loads(line)
             if 'loss' in r and 'epoch' in r:
                 fresh.setdefault(r['epoch'], []).append(r)
             elif any(k.startswith('parts/') for k in r):
-                by_step[r['step']] = r
+                by_step[r['step']] = {k: v for k, v in r.items() if k.startswith('parts/') or k == 'step'}
         by_epoch.update(fresh)
-    train = [r for e in sorted(by_epoch) for r in by_epoch[e]]
-    rows = [by_step[k] for k in sorted(by_step)]
     keys = ('loss', 'teacher_entropy', 'teacher_kl_uniform')
-    epochs = []
-    for e in sorted({r['epoch'] for r in train}):
-        sel = [r for r in train if r['epoch'] == e]
-        epochs.append(dict(epoch=e, **{k: sum(r[k] for r in sel) / len(sel) for k in keys}))
-    val = [{k: v for k, v in r.items() if k.startswith('parts/') or k == 'step'} for r in rows]
-    return epochs, val
+    epochs = [dict(epoch=e, **{k: sum(r[k] for r in by_epoch[e]) / len(by_epoch[e]) for k in keys})
+              for e in sorted(by_epoch) if e <= last_epoch]
+    return epochs, [by_step[k] for k in sorted(by_step) if k <= last_epoch]
 
 
 def untrained_backbone(model: str, seed: int, options: dict | None = None) -> RATSViT:
@@ -201,10 +197,11 @@ def pretrain(model: str, seed: int, s: Setting, work_dir: str, options: dict | N
     cfg = dino_cfg(model, seed, s, work_dir, options)
     cfg.train_dataloader.persistent_workers = False  # workers end with each epoch: their CPU time is counted
     last = Path(work_dir) / 'last_checkpoint'
+    newest = Path(last.read_text().strip()) if last.is_file() else None
     resumed_from = None
-    if resume and last.is_file() and Path(last.read_text().strip()).is_file():
+    if resume and newest is not None and newest.is_file():
         cfg.resume = True  # mmengine loads the checkpoint named in work_dir/last_checkpoint
-        resumed_from = int(Path(last.read_text().strip()).stem.split('_')[-1])
+        resumed_from = int(newest.stem.split('_')[-1])
         say(f'    continuing the interrupted pretraining from its epoch {resumed_from}')
     t0, c0 = time.time(), cpu_seconds()
     runner = Runner.from_cfg(cfg)
@@ -214,8 +211,7 @@ def pretrain(model: str, seed: int, s: Setting, work_dir: str, options: dict | N
     # a resumed run's earlier epochs are in the log folders of the sessions before it (named by their start)
     logs = ([d for d in sorted(str(p.parent.parent) for p in Path(work_dir).glob('*/vis_data/scalars.json'))
              if Path(d).name <= Path(runner.log_dir).name] if resumed_from is not None else [runner.log_dir])
-    epochs, val = scalars(logs)
-    epochs, val = [e for e in epochs if e['epoch'] <= runner.epoch], [v for v in val if v['step'] <= runner.epoch]
+    epochs, val = scalars(logs, runner.epoch)
     out = dict(seconds=round(seconds, 1), cpu_seconds=round(cpu, 1), iters=runner.iter, epochs=epochs, val=val,
                backbone=osp.join(work_dir, 'teacher_backbone.pth'))
     if resumed_from is not None:
