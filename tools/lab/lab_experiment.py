@@ -452,7 +452,8 @@ def main(argv=None) -> int:
             print(f'error: {e}', file=sys.stderr)
             return 2
     elif args.resume:
-        print(f'note: {saved} does not exist: --resume starts a new run', flush=True)
+        print(f'note: {saved} does not exist yet: no finished model to keep; an interrupted '
+              'pretraining still continues from its checkpoint', flush=True)
     t_before, c_before = results.get('total_seconds', 0.0), results.get('total_cpu_seconds', 0.0)
     test = lab_eval.held_out(s.test_images, 'test')
     knn_ref = lab_eval.held_out(s.knn_images, 'train')
