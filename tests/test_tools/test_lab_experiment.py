@@ -263,3 +263,11 @@ def test_console_is_a_line_per_step_and_the_logs_hold_the_rest(tmp_path, no_work
         log = (tmp_path / 'logs' / 'pretrain_rats_seed0.log').read_text()
         assert 'RUNNER LOG rats' in log and 'RUNNER WARNING' in log
         assert 'RUNNER LOG rats-learned' in (tmp_path / 'logs' / 'mask2former_rats-learned_seed0.log').read_text()
+
+
+@pytest.mark.parametrize('threads, reading', [(1, 'wall time about CPU time'), (2, 'CPU time / 2')])
+def test_the_time_line_reads_the_times_by_the_thread_count(threads, reading):
+    line = lab_experiment.lab_report.time_line(dict(threads=threads, total_seconds=600.0, total_cpu_seconds=900.0))
+    assert line.startswith('Total wall time 10.0 min, CPU time 15.0 min')
+    assert reading in line
+    assert ('CPU time / 2' in line) == (threads > 1)

@@ -110,11 +110,20 @@ def markdown(results: dict) -> str:
         lines += ['', f"Merged from {len(results['merged_from'])} runs (one per group of seeds or models); "
                   'the times below are sums over the runs, whether they ran one after the other or side by side.']
     if 'total_seconds' in results:
-        lines += ['', f"Total wall time {results['total_seconds'] / 60:.1f} min, CPU time "
-                  f"{results.get('total_cpu_seconds', float('nan')) / 60:.1f} min "
-                  f"({results['threads']} threads; on the idle 2-core "
-                  f"CPU the wall time is about CPU time / 2)."]
+        lines += ['', time_line(results)]
     return '\n'.join(lines) + '\n'
+
+
+def time_line(results: dict) -> str:
+    """The run's total wall and CPU time, with what the thread count means for reading them."""
+    threads = results['threads']
+    if threads == 1:
+        reading = '1 thread per process: a process alone keeps one core busy, wall time about CPU time'
+    else:
+        reading = (f'{threads} threads per process; on the idle 2-core CPU a process alone has a wall time '
+                   'of about CPU time / 2')
+    return (f"Total wall time {results['total_seconds'] / 60:.1f} min, CPU time "
+            f"{results.get('total_cpu_seconds', float('nan')) / 60:.1f} min ({reading}).")
 
 
 def _backbones(results: dict, seed: int) -> dict:
