@@ -441,8 +441,8 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     data_root = args.data_root or str(work / 'data')
     t_start, c_start = time.time(), cpu_seconds()
-    results = dict(setting=args.setting, sizes=asdict(s), models=args.models, params=param_budget(args.models, args.cfg_options),
-                   cfg_options=dict(args.cfg_options),
+    results = dict(setting=args.setting, sizes=asdict(s), models=args.models,
+                   params=param_budget(args.models, args.cfg_options), cfg_options=dict(args.cfg_options),
                    threads=torch.get_num_threads(), pretrain={}, parts={}, knn={}, diagnostics={}, m2f={})
     saved = work / 'lab_results.json'
     if args.resume and saved.is_file():
