@@ -273,3 +273,25 @@ def test_the_time_line_reads_the_times_by_the_thread_count(threads, reading):
     assert line.startswith('Total wall time 10.0 min, CPU time 15.0 min')
     assert reading in line
     assert ('CPU time / 2' in line) == (threads > 1)
+
+
+def _one_row_run(model: str, **cfg_options) -> dict:
+    """A one-seed results dict holding the part-discovery and k-NN rows of ``model`` only."""
+    part = dict(method='registers', num_maps=8, per_k={'8': dict(m2o=20.0, o2o=18.0, ari=9.0)})
+    return dict(setting='long', sizes=dict(seeds=[0], top_ks=[8]), models=[model], params={model: 1000},
+                cfg_options=cfg_options, parts={f'{model}/seed0/pretrained': part}, diagnostics={}, pretrain={},
+                knn={f'{model}/seed0/pretrained': 12.0, f'{model}/seed0/untrained': 11.0}, m2f={})
+
+
+@pytest.mark.parametrize('model, options, name', [
+    ('rats', {}, 'RATS (16 registers)'),
+    ('rats', {'model.backbone.arch.num_registers': 8}, 'RATS (8 registers)'),
+    ('vitreg', {'model.backbone.num_registers': 4}, 'ViT + 4 registers'),
+    ('vit-lastvit', {}, 'ViT (LaSt-ViT aggregate)'),
+    ('rats-codebook', {}, 'RATS (16 registers) + codebook'),
+])
+def test_report_names_every_model_with_its_register_count(model, options, name):
+    tables = lab_experiment.lab_report.markdown(_one_row_run(model, **options))
+    assert f'Backbone parameters: {name} 1,000' in tables
+    assert f'| {name} | pretrained | registers (8) |' in tables
+    assert f'| {name} | 12.0 ± 0.0 | 11.0 ± 0.0 |' in tables

@@ -10,7 +10,18 @@ from PIL import Image
 from mmrats.evaluation import PartSegmenter, compress_attention_maps
 from mmrats.visualization.part_pictures import _label_colors, _plt, _render, draw_head_attention
 
-LABELS = {'rats': 'RATS (16 registers)', 'vit': 'ViT ([CLS])', 'vitreg': 'ViT + 16 registers'}
+NAMES = {'rats': 'RATS ({} registers)', 'vit': 'ViT ([CLS])', 'vitreg': 'ViT + {} registers',
+         'rats-codebook': 'RATS ({} registers) + codebook',
+         'rats-codebook-large': 'RATS ({} registers) + large codebook',
+         'vit-lastvit': 'ViT (LaSt-ViT aggregate)'}
+# where each model's config keeps its number of registers (a --cfg-options change of it renames the rows)
+REGISTER_KEYS = {'vitreg': 'model.backbone.num_registers'}
+
+
+def label(model: str, results: dict) -> str:
+    """The row and legend name of ``model`` in a run, with the register count the run gave it."""
+    key = REGISTER_KEYS.get(model, 'model.backbone.arch.num_registers')
+    return NAMES[model].format(results.get('cfg_options', {}).get(key, 16))
 MAPS = {'registers': 'register-patch cosine (Eq. 7)', 'cls-attn': '[CLS] attention, one map per head',
         'register-attn': 'register attention'}
 
@@ -30,9 +41,10 @@ def markdown(results: dict) -> str:
     """All tables of a results dict."""
     seeds, models, ks = _seeds(results), results['models'], [str(k) for k in results['sizes']['top_ks']]
     n = len(seeds)
+    params = ', '.join(f'{label(m, results)} {c:,}' for m, c in results['params'].items())
     lines = [f"# Lab-scale experiment ({results['setting']} setting, {n} seed{'s' * (n > 1)}: "
              f"{', '.join(map(str, seeds))}; mean ± std over seeds)", '',
-             'Backbone parameters: ' + ', '.join(f'{LABELS[m]} {c:,}' for m, c in results['params'].items()), '',
+             f'Backbone parameters: {params}', '',
              '## Part discovery on the held-out test images (M2O / O2O / ARI, %)', '',
              '| backbone | weights | maps | ' + ' | '.join(f'M2O top-{k}' for k in ks) + ' | O2O top-8 | ARI top-8 |',
              '|---' * (len(ks) + 5) + '|']
@@ -43,7 +55,7 @@ def markdown(results: dict) -> str:
             if not rows:
                 continue
             k8 = '8' if '8' in ks else ks[-1]
-            lines.append(f"| {LABELS[m]} | {state} | {rows[0]['method']} ({rows[0]['num_maps']}) | "
+            lines.append(f"| {label(m, results)} | {state} | {rows[0]['method']} ({rows[0]['num_maps']}) | "
                          + ' | '.join(_ms([r['per_k'][k]['m2o'] for r in rows]) for k in ks)
                          + f" | {_ms([r['per_k'][k8]['o2o'] for r in rows])}"
                          + f" | {_ms([r['per_k'][k8]['ari'] for r in rows])} |")
@@ -52,7 +64,7 @@ def markdown(results: dict) -> str:
     for m in models:
         vals = {st: [results['knn'][f'{m}/seed{s}/{st}'] for s in seeds if f'{m}/seed{s}/{st}' in results['knn']]
                 for st in ('pretrained', 'untrained')}
-        lines.append(f"| {LABELS[m]} | {_ms(vals['pretrained'])} | {_ms(vals['untrained'])} |")
+        lines.append(f"| {label(m, results)} | {_ms(vals['pretrained'])} | {_ms(vals['untrained'])} |")
     lines += ['', '## Diagnostics of the candidate maps (test images)', '',
               '| backbone | weights | map similarity (mean pairwise cosine) | regions used at top-16 | '
               'attention entropy (nats) | per head | part NMI (%) | part purity (%) | maps used |',
@@ -65,7 +77,7 @@ def markdown(results: dict) -> str:
                 heads = [x['attention_entropy_per_head'] for x in d if 'attention_entropy_per_head' in x]
                 spec = [x['specialisation'] for x in d if 'specialisation' in x]
                 per_head = ' / '.join(f'{v:.2f}' for v in np.mean(heads, 0)) if heads else '-'
-                lines.append(f"| {LABELS[m]} | {state} | {_ms([x['map_similarity'] for x in d], 3)} | "
+                lines.append(f"| {label(m, results)} | {state} | {_ms([x['map_similarity'] for x in d], 3)} | "
                              f"{_ms([x['regions_used'] for x in d])} | {_ms([x['attention_entropy'] for x in d], 2)} | "
                              f"{per_head} | {_ms([x['nmi'] for x in spec])} | {_ms([x['purity'] for x in spec])} | "
                              f"{_ms([x['maps_used'] for x in spec])} |")
@@ -86,7 +98,7 @@ def markdown(results: dict) -> str:
 
         val = [r['val'] for r in runs if r['val']]
         vm = (f"{_ms([v[0]['parts/m2o'] for v in val])} -> {_ms([v[-1]['parts/m2o'] for v in val])}" if val else '-')
-        lines.append(f"| {LABELS[m]} | {runs[0]['iters']} | {_ms([r['seconds'] for r in runs], 0)} | "
+        lines.append(f"| {label(m, results)} | {runs[0]['iters']} | {_ms([r['seconds'] for r in runs], 0)} | "
                      f"{_ms([r.get('cpu_seconds', float('nan')) for r in runs], 0)} | {fl('loss')} | "
                      f"{fl('teacher_entropy')} | {fl('teacher_kl_uniform')} | {vm} |")
     resumed = [f"{k} (from epoch {r['resumed_from_epoch']})" for k, r in results['pretrain'].items()
@@ -101,7 +113,7 @@ def markdown(results: dict) -> str:
             rs = [results['m2f'][f'{v}/seed{s}'] for s in seeds if f'{v}/seed{s}' in results['m2f']]
             if rs:
                 bb, q = v.split('-')
-                lines.append(f"| {LABELS[bb]} DINO teacher | {'registers' if q == 'regq' else 'learned'} | "
+                lines.append(f"| {label(bb, results)} DINO teacher | {'registers' if q == 'regq' else 'learned'} | "
                              f"{_ms([r['mIoU'] for r in rs])} | {_ms([r['mAcc'] for r in rs])} |")
     if results.get('cfg_options'):
         lines += ['', 'Recipe changes given to every model alike (`--cfg-options`): '
@@ -180,8 +192,8 @@ def pictures(results: dict, test, out_dir: Path, num: int = 6, top_k: int = 8) -
             if not r:
                 continue
             ep = [e['epoch'] for e in r['epochs']]
-            kw = dict(color={'rats': 'C0', 'vit': 'C1', 'vitreg': 'C2'}[m], alpha=0.8,
-                      label=LABELS[m] if s == _seeds(results)[0] else None)
+            kw = dict(color=f"C{results['models'].index(m)}", alpha=0.8,
+                      label=label(m, results) if s == _seeds(results)[0] else None)
             for ax, k in zip(axes, ('loss', 'teacher_entropy', 'teacher_kl_uniform')):
                 ax.plot(ep, [e[k] for e in r['epochs']], **kw)
                 ax.set_title(k, fontsize=9)
