@@ -10,6 +10,8 @@ from PIL import Image
 from mmrats.evaluation import PartSegmenter, compress_attention_maps
 from mmrats.visualization.part_pictures import _label_colors, _plt, _render, draw_head_attention
 
+MAPS = {'registers': 'register-patch cosine (Eq. 7)', 'cls-attn': '[CLS] attention, one map per head',
+        'register-attn': 'register attention'}
 NAMES = {'rats': 'RATS ({} registers)', 'vit': 'ViT ([CLS])', 'vitreg': 'ViT + {} registers',
          'rats-codebook': 'RATS ({} registers) + codebook',
          'rats-codebook-large': 'RATS ({} registers) + large codebook',
@@ -22,8 +24,6 @@ def label(model: str, results: dict) -> str:
     """The row and legend name of ``model`` in a run, with the register count the run gave it."""
     key = REGISTER_KEYS.get(model, 'model.backbone.arch.num_registers')
     return NAMES[model].format(results.get('cfg_options', {}).get(key, 16))
-MAPS = {'registers': 'register-patch cosine (Eq. 7)', 'cls-attn': '[CLS] attention, one map per head',
-        'register-attn': 'register attention'}
 
 
 def _ms(values: list[float], digits: int = 1) -> str:
