@@ -1,12 +1,13 @@
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
@@ -21,6 +22,22 @@ def pytest_configure(config):
     from mmrats.utils.known_warnings import KNOWN
     for category, message in KNOWN:  # ':' separates the fields of a filter; '.' matches it in the regex
         config.addinivalue_line('filterwarnings', f"ignore:{message.replace(':', '.')}:{category.__name__}")
+
+
+def load_tool(path: str) -> ModuleType:
+    """A command-line tool of ``tools/`` loaded by its path, to call its ``main(argv)`` in-process.
+
+    Tools are scripts, not a package: nothing imports them by module name. Each is loaded once per session
+    under its own name (``mmrats_tool_<folder>_<stem>``).
+    """
+    file = REPO / path
+    name = 'mmrats_tool_' + '_'.join(file.relative_to(REPO / 'tools').with_suffix('').parts)
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, file)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def free_port() -> int:

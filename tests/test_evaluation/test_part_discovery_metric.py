@@ -11,7 +11,9 @@ from mmrats.datasets.part_objects_dataset import PartObjectsDataset
 from mmrats.datasets.part_objects_writer import write_part_objects
 from mmrats.evaluation.metrics import PartDiscoveryMetric
 from mmrats.registry import METRICS, MODELS
-from tools.analysis import part_segmentation as tool
+from tests.conftest import load_tool
+
+tool = load_tool('tools/analysis/part_segmentation.py')
 
 ARCH = dict(embed_dims=64, num_heads=4, num_layers=2, num_registers=16)
 PRE = dict(type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375],

@@ -2,8 +2,9 @@
 import json
 
 import pytest
+from tests.conftest import load_tool
 
-from tools.analysis import benchmark
+benchmark = load_tool('tools/analysis/benchmark.py')
 
 
 def test_benchmark_writes_table_and_json(tmp_path, capsys):

@@ -7,7 +7,10 @@ from mmrats.models import RATSViT
 from mmrats.models.utils import (CheckpointMismatchError, convert_rats_to_finetune, convert_vit_to_ratsvit,
                                  load_backbone_checkpoint)
 from mmrats.models.utils.ckpt_convert import infer_vit_arch
-from tools.model_converters import rats2finetune, vit2ratsvit
+from tests.conftest import load_tool
+
+rats2finetune = load_tool('tools/model_converters/rats2finetune.py')
+vit2ratsvit = load_tool('tools/model_converters/vit2ratsvit.py')
 
 
 def tiny_timm(**kw):

@@ -9,8 +9,9 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
-from tests.conftest import REPO
-from tools import train as train_tool
+from tests.conftest import REPO, load_tool
+
+train_tool = load_tool('tools/train.py')
 
 CUSTOM = REPO / 'configs' / 'custom'
 COCO_CFG = CUSTOM / 'mask2former_rats-s16-regq_8xb1-lsj-20k_custom-coco-1024x1024.py'

@@ -7,7 +7,9 @@ import torch
 from PIL import Image
 
 from mmrats.visualization import register_similarity
-from tools.demo import register_maps
+from tests.conftest import load_tool
+
+register_maps = load_tool('tools/demo/register_maps.py')
 
 
 def test_register_similarity_hand_made():

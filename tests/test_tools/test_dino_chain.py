@@ -8,9 +8,10 @@ import torch
 from mmrats.datasets.sample_photos import write_sample_photos
 from mmrats.datasets.synthetic_scenes import write_dataset
 from mmrats.models import RATSViT
-from tests.conftest import REPO, free_port
-from tools import train as train_tool
-from tools.model_converters import dino2backbone
+from tests.conftest import REPO, free_port, load_tool
+
+train_tool = load_tool('tools/train.py')
+dino2backbone = load_tool('tools/model_converters/dino2backbone.py')
 
 DINO = str(REPO / 'configs/demo/dino_rats-demo_1xb16-12e_sample-photos-96.py')
 SEG = str(REPO / 'configs/demo/mask2former_rats-demo-regq_1xb4-300it_synthetic-ade-128x128.py')
@@ -64,7 +65,7 @@ def test_extract_errors(tmp_path):
 
 
 def test_dino_demo_driver(tmp_path):
-    from tools.demo import dino_demo
+    dino_demo = load_tool('tools/demo/dino_demo.py')
     scenes = tmp_path / 'scenes'
     write_dataset(str(scenes), num_train=2, num_val=3, size=64)
     wd = tmp_path / 'demo'

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics import normalized_mutual_info_score
+from tests.conftest import load_tool
 
-from tools.lab import lab_eval
+lab_eval = load_tool('tools/lab/lab_eval.py')
 
 
 def test_contingency_scores_match_scikit_learn():

@@ -11,8 +11,9 @@ import sys
 from dataclasses import replace
 
 import pytest
+from tests.conftest import load_tool
 
-from tools.lab import lab_experiment
+lab_experiment = load_tool('tools/lab/lab_experiment.py')
 
 
 @pytest.mark.slow

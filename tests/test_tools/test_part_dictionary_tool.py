@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from mmrats.evaluation.dictionary import PartDictionary
-from tools.analysis import part_dictionary as tool
+from tests.conftest import load_tool
+
+tool = load_tool('tools/analysis/part_dictionary.py')
 
 ARCH = '{"embed_dims": 32, "num_heads": 2, "num_layers": 1, "num_registers": 4}'
 COMMON = ['--arch', ARCH, '--img-size', '64', '--batch-size', '8']

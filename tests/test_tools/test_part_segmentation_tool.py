@@ -7,7 +7,9 @@ import torch
 from PIL import Image
 
 from mmrats.models import RATSViT
-from tools.analysis import part_segmentation as tool
+from tests.conftest import load_tool
+
+tool = load_tool('tools/analysis/part_segmentation.py')
 
 CUSTOM = '{"embed_dims": 64, "num_heads": 4, "num_layers": 1, "num_registers": 16}'
 

@@ -8,9 +8,10 @@ from mmengine.config import Config
 from PIL import Image
 
 from mmrats.utils.class_check import ClassCheckError, _parse_coco, _scan_coco, check_classes
-from tests.conftest import REPO, write_scenes
-from tools import test as test_tool
-from tools import train as train_tool
+from tests.conftest import REPO, load_tool, write_scenes
+
+test_tool = load_tool('tools/test.py')
+train_tool = load_tool('tools/train.py')
 
 SEG = str(REPO / 'configs/demo/mask2former_rats-demo-regq_1xb4-300it_synthetic-ade-128x128.py')
 DET = str(REPO / 'configs/demo/mask2former_rats-demo-regq_1xb4-300it_synthetic-coco-128x128.py')

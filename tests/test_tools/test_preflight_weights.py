@@ -7,9 +7,10 @@ import torch
 
 from mmrats.utils import weights_check
 from mmrats.utils.weights_check import checkpoint_problem
-from tests.conftest import REPO, write_scenes
-from tools import test as test_tool
-from tools import train as train_tool
+from tests.conftest import REPO, load_tool, write_scenes
+
+test_tool = load_tool('tools/test.py')
+train_tool = load_tool('tools/train.py')
 
 SEG = str(REPO / 'configs/demo/mask2former_rats-demo-regq_1xb4-300it_synthetic-ade-128x128.py')
 

@@ -10,8 +10,9 @@ import torch
 from PIL import Image
 
 from mmrats.models import RATSViT
-from tests.conftest import write_scenes
-from tools.analysis import token_diagnostics as tool
+from tests.conftest import load_tool, write_scenes
+
+tool = load_tool('tools/analysis/token_diagnostics.py')
 
 SMALL = ['--img-size', '32', '--num-images', '4', '--knn-train', '8', '--knn-k', '3', '--batch-size', '4',
          '--pictures', '1', '--parts-top-k', '4']
@@ -83,7 +84,7 @@ def test_global_repr_comes_from_the_dino_config(tmp_path):
     model, _ = tool.load_model(tool.parse_args(['--checkpoint', str(ckpt)]))
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), bb.state_dict().values()))
     # a backbone extracted from it remembers where it came from
-    from tools.model_converters import dino2backbone
+    dino2backbone = load_tool('tools/model_converters/dino2backbone.py')
     dst = tmp_path / 'teacher_backbone.pth'
     assert dino2backbone.main([str(ckpt), str(dst)]) == 0
     out2 = tmp_path / 'backbone'

@@ -7,8 +7,9 @@ from mmengine.config import Config
 from mmseg.registry import MODELS
 from mmseg.utils import register_all_modules
 
-from tests.conftest import REPO
-from tools.analysis import train_step_benchmark
+from tests.conftest import REPO, load_tool
+
+train_step_benchmark = load_tool('tools/analysis/train_step_benchmark.py')
 
 SEG = str(REPO / 'configs/demo/mask2former_rats-demo-regq_1xb4-300it_synthetic-ade-128x128.py')
 

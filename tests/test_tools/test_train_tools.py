@@ -7,9 +7,10 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import REPO, free_port
-from tools import test as test_tool
-from tools import train as train_tool
+from tests.conftest import REPO, free_port, load_tool
+
+test_tool = load_tool('tools/test.py')
+train_tool = load_tool('tools/train.py')
 
 SEG = str(REPO / 'configs/demo/mask2former_rats-demo-regq_1xb4-300it_synthetic-ade-128x128.py')
 DET = str(REPO / 'configs/demo/mask2former_rats-demo-regq_1xb4-300it_synthetic-coco-128x128.py')
@@ -65,7 +66,7 @@ def test_seg_train_resume_and_test(scenes, tmp_path):
 
 
 def test_demo_driver_untrained_vs_trained(scenes, tmp_path):
-    from tools.demo import mask2former_demo
+    mask2former_demo = load_tool('tools/demo/mask2former_demo.py')
     wd = tmp_path / 'demo'
     assert mask2former_demo.main(['--task', 'seg', '--iters', '2', '--data-root', str(scenes),
                                   '--work-dir', str(wd)]) == 0
