@@ -4,7 +4,7 @@ Construction (post-hoc K-means, or the learned codebook of
 :class:`~mmrats.models.selfsup.RegisterCodebook`), labelling, inference
 heatmaps, bag-of-entries retrieval and purity metrics.
 """
-from .assign import nearest_entry, squared_distances
+from mmrats.models.utils.entry_assignment import nearest_entry, squared_distances
 from .inference import PartHeatmaps, normalise_maps, part_heatmaps
 from .kmeans import default_num_entries, kmeans_entries
 from .labelling import MIN_REGISTERS, EntryLabels, dictionary_scores, label_entries, vote_table, weighted_purity

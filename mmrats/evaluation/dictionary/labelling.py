@@ -1,7 +1,7 @@
 """Naming the dictionary entries and measuring their purity (paper Appendix C.2, steps (i)-(iii); Fig. 6 left).
 
 Step (i) maps every register to its nearest entry
-(:func:`~mmrats.evaluation.dictionary.assign.nearest_entry`), step (ii) to the
+(:func:`~mmrats.models.utils.entry_assignment.nearest_entry`), step (ii) to the
 ground-truth part it attends to
 (:func:`~mmrats.evaluation.dictionary.records.register_parts`); step (iii),
 here, votes: an entry's **dominant part** is the most frequent part of its

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .assign import nearest_entry
+from mmrats.models.utils.entry_assignment import nearest_entry
 from .labelling import EntryLabels, dictionary_scores, label_entries
 from .records import BACKGROUND, RegisterRecords, batch_records
 from .retrieval import bag_of_entries, retrieval_scores, tfidf

@@ -25,7 +25,8 @@ import torch
 from mmpretrain.models.selfsup.base import BaseSelfSupervisor
 from torch import Tensor, nn
 
-from mmrats.evaluation.part_segmentation import candidate_maps, check_method, default_method
+from mmrats.models.utils.candidate_maps import candidate_maps, check_method, default_method
+from mmrats.models.utils.global_repr import global_vector
 from mmrats.models.utils.lastvit_aggregation import LaStViTAggregation
 from mmrats.registry import MODELS
 
@@ -48,7 +49,7 @@ class DINO(BaseSelfSupervisor):
         data_preprocessor: defaults to mmpretrain's ``SelfSupDataPreprocessor``.
         part_method: candidate maps of the validation pass (``mode='predict'``):
             ``'registers'``, ``'cls-attn'``, ``'register-attn'`` or None (the
-            backbone's default, :func:`~mmrats.evaluation.part_segmentation.default_method`).
+            backbone's default, :func:`~mmrats.models.utils.candidate_maps.default_method`).
         predict_backbone: ``'teacher'`` (what is extracted after pretraining) or ``'student'``.
         lastvit: with ``global_repr='lastvit'``, the aggregation's ``dict(top_k=K, sigma=..., eps=...)``
             (K an int or a share of the patches; sigma the low-pass width in frequency bins).
@@ -129,15 +130,10 @@ class DINO(BaseSelfSupervisor):
         f = backbone.forward_features(x)
         if self._codebook_inputs is not None and backbone is self.backbone:  # the codebook's registers
             self._codebook_inputs.append(f['registers'])
-        if self.global_repr == 'cls':
-            return f['cls_token']
-        if self.global_repr == 'lastvit':
-            return self.lastvit(f['patch_tokens'])
-        regs = f['registers']
-        if self.per_head_loss:
-            b, n, c = regs.shape
-            return regs.view(b, backbone.num_heads, n // backbone.num_heads, c).mean(2)
-        return regs.mean(1)
+        if self.per_head_loss:  # registers only (checked in __init__)
+            b, n, c = f['registers'].shape
+            return f['registers'].view(b, backbone.num_heads, n // backbone.num_heads, c).mean(2)
+        return global_vector(f, self.global_repr, self.lastvit)
 
     def _multicrop(self, backbone: nn.Module, neck: nn.Module, crops: list[Tensor]) -> list[Tensor]:
         """Logits per crop; consecutive crops of the same size share one backbone pass."""

@@ -38,7 +38,7 @@ from mmengine.dist import all_reduce
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmrats.evaluation.dictionary.assign import squared_distances
+from mmrats.models.utils.entry_assignment import squared_distances
 from mmrats.registry import MODELS
 
 

@@ -4,6 +4,8 @@
 codebook, to label the entries and at inference. Squared Euclidean distances
 are expanded as ``||r||^2 - 2 r.e + ||e||^2`` and computed in row chunks, so
 memory stays bounded for any number of registers (linear in their number).
+With the models because the learned codebook (``mmrats.models.selfsup.register_codebook``)
+trains with it; :mod:`mmrats.evaluation.dictionary` re-exports it.
 """
 from __future__ import annotations
 
