@@ -6,7 +6,7 @@
 
 Prints the config's metrics (mIoU for mmseg, box/mask AP for mmdet) and, with
 ``--show-dir``, renders every prediction as an image. Before the runner is
-built, a pre-flight (``mmrats.utils.preflight_check``) checks CHECKPOINT, the
+built, a pre-flight (``mmrats.utils.preflight``) checks CHECKPOINT, the
 test dataset's folders and that its classes agree with the head; a problem is
 one ``error:`` line on stderr and exit status 2.
 """

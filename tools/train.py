@@ -6,7 +6,7 @@
 
 The standard OpenMMLab command line (as mmseg/mmdet/mmpretrain's own
 tools/train.py). Before the runner is built, a pre-flight
-(``mmrats.utils.preflight_check``) checks the dataset folders, every weights
+(``mmrats.utils.preflight``) checks the dataset folders, every weights
 file the run would load (``init_cfg`` checkpoints, ``load_from``, ``--resume
 PATH``) and that the classes of the config, its head and its annotations agree;
 a problem is one ``error:`` line on stderr and exit status 2.
@@ -20,7 +20,7 @@ from mmengine.config import DictAction
 from mmengine.runner import Runner
 from mmrats.utils import PreflightError, preflight
 from mmrats.utils.run_config import build_cfg, prepare_cpu_distributed, release_distributed
-from mmrats.utils.weights_check import check_checkpoint
+from mmrats.utils.preflight import check_checkpoint
 
 
 def parse_args(argv=None):

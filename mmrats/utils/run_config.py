@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-from .weights_check import WeightsError, check_checkpoint
+from .preflight.weights import WeightsError, check_checkpoint
 
 
 def enable_show_dir(cfg: Config, show_dir: str) -> None:

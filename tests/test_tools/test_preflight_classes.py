@@ -7,7 +7,8 @@ import pytest
 from mmengine.config import Config
 from PIL import Image
 
-from mmrats.utils.class_check import ClassCheckError, _parse_coco, _scan_coco, check_classes
+from mmrats.utils.preflight import ClassCheckError, check_classes
+from mmrats.utils.preflight.coco_classes import _parse_coco, _scan_coco
 from tests.conftest import REPO, load_tool, write_scenes
 
 test_tool = load_tool('tools/test.py')

@@ -5,8 +5,8 @@ import os
 import pytest
 import torch
 
-from mmrats.utils import weights_check
-from mmrats.utils.weights_check import checkpoint_problem
+from mmrats.utils.preflight import weights as weights_check
+from mmrats.utils.preflight.weights import checkpoint_problem
 from tests.conftest import REPO, load_tool, write_scenes
 
 test_tool = load_tool('tools/test.py')
