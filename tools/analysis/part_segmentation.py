@@ -24,59 +24,22 @@ stderr and exit code 2.
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from mmrats.apis import BackboneLoadError, backbone_config, load_backbone, untrained_backbone
 from mmrats.datasets.part_datasets import PART_DATASETS, PartDatasetError, build_part_dataset
-from mmrats.evaluation.part_metrics import AVERAGING, METRICS, PartMetricAccumulator, part_scores
+from mmrats.evaluation.part_benchmark import evaluate_part_dataset
+from mmrats.evaluation.part_metrics import AVERAGING, METRICS, part_scores
 from mmrats.evaluation.part_segmentation import METHODS, PartSegmenter, compress_attention_maps
-from mmrats.models import RATSViT
+from mmrats.utils.cli import InputError
 from mmrats.utils.console import track
 from mmrats.visualization.part_pictures import draw_head_attention, draw_part_segmentation, plot_sweep
 
-MEAN, STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
 SPLITS = dict(ade20k='validation', synthetic='validation', partimagenet='test', **{'imagenet-s': 'validation'})
-
-
-class InputError(Exception):
-    """Bad command-line input: reported in one line, exit code 2."""
-
-
-class Resized(torch.utils.data.Dataset):
-    """A part reader at ``size x size``: normalised image, uint8 image, label (nearest)."""
-
-    def __init__(self, reader, size: int, max_images: int | None) -> None:
-        self.reader, self.size = reader, size
-        self.n = len(reader) if max_images is None else min(len(reader), max_images)
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i: int):
-        s = self.reader[i]
-        img = np.asarray(Image.open(s.image_path).convert('RGB').resize((self.size, self.size), Image.BICUBIC))
-        h, w = s.label.shape
-        rows = ((2 * np.arange(self.size) + 1) * h) // (2 * self.size)  # nearest, pixel centres
-        cols = ((2 * np.arange(self.size) + 1) * w) // (2 * self.size)
-        x = torch.from_numpy(((img.astype(np.float32) / 255 - MEAN) / STD).transpose(2, 0, 1).copy())
-        return x, torch.from_numpy(img.copy()), torch.from_numpy(s.label[rows[:, None], cols[None]])
-
-
-def checkpoint_backbone_cfg(path: str | None) -> dict:
-    """``meta.backbone`` of a checkpoint written by ``tools/model_converters`` (``{}`` if none)."""
-    if not path or not Path(path).is_file():
-        return {}
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception:  # reported with the loading error later
-        return {}
-    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
-    backbone = (meta or {}).get('backbone') if isinstance(meta, dict) else None
-    return dict(backbone) if isinstance(backbone, dict) else {}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -114,7 +77,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def prepare(args) -> tuple[RATSViT, list]:
+def prepare(args) -> tuple[torch.nn.Module, list]:
     """Check the input and build the backbone and readers; raise :class:`InputError` on bad input."""
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         raise InputError(f'--device {args.device}: no CUDA device on this machine; use --device cpu')
@@ -123,7 +86,12 @@ def prepare(args) -> tuple[RATSViT, list]:
     counts = [args.top_k, args.batch_size, 1 if args.max_images is None else args.max_images]
     if min(counts + (args.sweep_top_k if args.sweep else [])) < 1:
         raise InputError('--top-k, --sweep-top-k, --batch-size and --max-images must be >= 1')
-    meta = checkpoint_backbone_cfg(args.checkpoint)
+    given = dict(arch=args.arch, mode=args.mode, num_registers=args.num_registers, patch_size=args.patch_size)
+    given = {k: v for k, v in given.items() if v is not None}
+    try:
+        meta = backbone_config(args.checkpoint) if args.checkpoint and Path(args.checkpoint).is_file() else {}
+    except BackboneLoadError:  # reported with the loading error below
+        meta = {}
     if args.patch_size is None:
         args.patch_size = int(meta.get('patch_size', 16))
     for size in [args.img_size] + (args.sweep_sizes if args.sweep else []):
@@ -132,30 +100,29 @@ def prepare(args) -> tuple[RATSViT, list]:
                              '(--img-size, --sweep-sizes)')
     if args.arch is None:
         args.arch = json.dumps(meta['arch']) if isinstance(meta.get('arch'), dict) else meta.get('arch', 'small')
-    if args.mode is None:
-        args.mode = meta.get('mode', 'rats')
-    if args.num_registers is None and 'num_registers' in meta:
-        args.num_registers = meta['num_registers']
     try:
         arch = json.loads(args.arch) if args.arch.lstrip().startswith('{') else args.arch
     except json.JSONDecodeError as e:
         raise InputError(f'--arch {args.arch!r} is not valid JSON: {e}') from None
-    init = dict(type='Pretrained', checkpoint=args.checkpoint, prefix=args.checkpoint_prefix) \
-        if args.checkpoint else None
-    torch.manual_seed(args.seed)
+    if 'arch' in given:
+        given['arch'] = arch
     try:
-        model = RATSViT(arch=arch, mode=args.mode, img_size=args.img_size, patch_size=args.patch_size,
-                        num_registers=args.num_registers, init_cfg=init)
+        if args.checkpoint:  # the file's own architecture, with what the command line gives over it
+            model = load_backbone(args.checkpoint, prefix=args.checkpoint_prefix, img_size=args.img_size, **given)
+        else:
+            model = untrained_backbone(dict(arch=arch, mode=args.mode or 'rats', img_size=args.img_size,
+                                            patch_size=args.patch_size, num_registers=args.num_registers),
+                                       seed=args.seed)
         PartSegmenter(model, args.method)  # checks the method against the backbone
-    except (ValueError, TypeError) as e:
-        raise InputError(str(e)) from None
-    try:
-        if init is not None:  # random init is done by the constructor; init_weights would only log it
-            model.init_weights()
-    except Exception as e:  # a missing, corrupt or mismatched checkpoint
+    except BackboneLoadError as e:
+        if not args.checkpoint:  # the architecture given on the command line
+            raise InputError(str(e)) from None
+        # a missing, corrupt or mismatched checkpoint, in one line
         lines = [' '.join(line.split()) for line in str(e).splitlines() if line.strip()]
         short = ' '.join(line if len(line) <= 200 else line[:200] + ' ...' for line in lines)
-        raise InputError(f'cannot load --checkpoint {args.checkpoint!r}: {type(e).__name__}: {short}') from None
+        raise InputError(f'cannot load --checkpoint {args.checkpoint!r}: {short}') from None
+    except (ValueError, TypeError) as e:
+        raise InputError(str(e)) from None
     readers = []
     for kind, root in zip(args.dataset_type, args.data_root):
         kw = dict(ignore_value=None if args.ignore_value < 0 else args.ignore_value) if kind == 'folder' \
@@ -173,33 +140,18 @@ def prepare(args) -> tuple[RATSViT, list]:
 
 def evaluate(seg: PartSegmenter, reader, args, size: int, top_ks: list[int], show_dir: Path | None = None) -> dict:
     """Metrics of every K in ``top_ks`` at ``size``, with throughput; pictures of the first images."""
-    data = Resized(reader, size, args.max_images)
-    loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size, num_workers=args.workers)
-    accs = {k: PartMetricAccumulator() for k in top_ks}
-    dev = args.device
-    with torch.no_grad():  # warm-up, not timed; tells how many candidate maps there are
-        num_maps = seg(torch.zeros(1, 3, size, size, device=dev), [None])[0].maps.shape[1]
-    model_s, show_s, shown, t0 = 0.0, 0.0, 0, time.perf_counter()
-    for x, img, gt in track(loader, 'parts'):  # a bar only on a demo's quiet console
-        t1 = time.perf_counter()
-        outs = seg(x.to(dev), top_ks)
-        labels = [o.labels.cpu().numpy() for o in outs]
-        model_s += time.perf_counter() - t1
-        for k, lab in zip(top_ks, labels):
-            accs[k].update(lab, gt.numpy())
-        if show_dir is not None and shown < args.show_num:  # not timed
-            t2, n = time.perf_counter(), min(args.show_num - shown, len(x))
+    shown = 0
+
+    def pictures(x, img, gt, outs) -> None:
+        nonlocal shown
+        if show_dir is not None and shown < args.show_num:
+            n = min(args.show_num - shown, len(x))
             main_out = outs[top_ks.index(seg.top_k)] if seg.top_k in top_ks else outs[0]
             show(seg, x[:n], img[:n].numpy(), gt[:n].numpy(), main_out, reader, shown, show_dir, args)
             shown += n
-            show_s += time.perf_counter() - t2
-    total_s = time.perf_counter() - t0 - show_s
-    n = len(data)
-    res = {k: dict(acc.result(), effective_top_k=min(k, num_maps), num_maps=num_maps) for k, acc in accs.items()}
-    timing = dict(images=n, seconds=total_s, images_per_s=n / total_s, model_images_per_s=n / max(model_s, 1e-9),
-                  seconds_for_2000_images=2000 * total_s / max(n, 1), img_size=size, device=dev,
-                  batch_size=args.batch_size, threads=torch.get_num_threads())
-    return dict(per_k=res, timing=timing)
+
+    return evaluate_part_dataset(seg, reader, size, top_ks, args.batch_size, args.workers, args.max_images,
+                                 args.device, pictures, lambda loader: track(loader, 'parts'))
 
 
 def show(seg, x, images, gts, out, reader, start, show_dir: Path, args) -> None:
