@@ -10,10 +10,11 @@ from mmrats.utils.images import IMAGENET_MEAN, IMAGENET_STD, ImageError, load_im
 from .extract import extract_backbone
 from .inference import (CompressAttention, PartResult, RegisterMaps, compress_attention, discover_parts,
                         extract_features, register_maps)
+from .part_evaluation import evaluate_parts
 from .weights import (BackboneLoadError, BackboneWeights, backbone_config, infer_backbone_config, load_backbone,
                       read_backbone_weights, untrained_backbone)
 
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'ImageError', 'load_image', 'normalize', 'extract_backbone',
            'CompressAttention', 'PartResult', 'RegisterMaps', 'compress_attention', 'discover_parts',
-           'extract_features', 'register_maps', 'BackboneLoadError', 'BackboneWeights', 'backbone_config',
+           'extract_features', 'register_maps', 'evaluate_parts', 'BackboneLoadError', 'BackboneWeights', 'backbone_config',
            'infer_backbone_config', 'load_backbone', 'read_backbone_weights', 'untrained_backbone']

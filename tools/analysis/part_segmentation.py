@@ -11,7 +11,7 @@ similarity, Eq. 7; DINO ViT: [CLS] attention per head; ViT + registers: each
 register's attention), the top-K by peak, Gaussian smoothing (std ``--sigma``
 patch cells), bilinear upsampling to the input size, argmax; then many-to-one
 mIoU, one-to-one mIoU and ARI against the ground truth resized (nearest) to
-the input size, per image, averaged over images (``mmrats.evaluation``).
+the input size, per image, averaged over images (``mmrats.apis.evaluate_parts``).
 Prints and writes ``results.json`` and ``results.md`` (a Table-1-style row:
 M2O per dataset, their mean, mean ARI; then per-dataset details with the
 measured images/s and the time 2,000 images would take). ``--show-dir``
@@ -26,18 +26,16 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
-from mmrats.apis import BackboneLoadError, backbone_config, load_backbone, untrained_backbone
+from mmrats.apis import BackboneLoadError, backbone_config, evaluate_parts, load_backbone, untrained_backbone
 from mmrats.datasets.part_datasets import PART_DATASETS, PartDatasetError, build_part_dataset
-from mmrats.evaluation.part_benchmark import evaluate_part_dataset
-from mmrats.evaluation.part_metrics import AVERAGING, METRICS, part_scores
-from mmrats.evaluation.part_segmentation import METHODS, PartSegmenter, compress_attention_maps
-from mmrats.utils.cli import InputError
+from mmrats.evaluation.part_report import part_markdown
+from mmrats.evaluation.part_segmentation import METHODS, PartSegmenter
+from mmrats.utils.cli import InputError, report_input_error
 from mmrats.utils.console import track
-from mmrats.visualization.part_pictures import draw_head_attention, draw_part_segmentation, plot_sweep
+from mmrats.visualization.part_pictures import plot_sweep
 
 SPLITS = dict(ade20k='validation', synthetic='validation', partimagenet='test', **{'imagenet-s': 'validation'})
 
@@ -138,128 +136,28 @@ def prepare(args) -> tuple[torch.nn.Module, list]:
     return model.eval().to(args.device), readers
 
 
-def evaluate(seg: PartSegmenter, reader, args, size: int, top_ks: list[int], show_dir: Path | None = None) -> dict:
-    """Metrics of every K in ``top_ks`` at ``size``, with throughput; pictures of the first images."""
-    shown = 0
-
-    def pictures(x, img, gt, outs) -> None:
-        nonlocal shown
-        if show_dir is not None and shown < args.show_num:
-            n = min(args.show_num - shown, len(x))
-            main_out = outs[top_ks.index(seg.top_k)] if seg.top_k in top_ks else outs[0]
-            show(seg, x[:n], img[:n].numpy(), gt[:n].numpy(), main_out, reader, shown, show_dir, args)
-            shown += n
-
-    return evaluate_part_dataset(seg, reader, size, top_ks, args.batch_size, args.workers, args.max_images,
-                                 args.device, pictures, lambda loader: track(loader, 'parts'))
-
-
-def show(seg, x, images, gts, out, reader, start, show_dir: Path, args) -> None:
-    """Overlay pictures (and RATS per-head compress attention) of a few images."""
-    show_dir.mkdir(parents=True, exist_ok=True)
-    comp = compress_attention_maps(seg.backbone, x.to(args.device)).cpu().numpy() \
-        if seg.backbone.mode == 'rats' else None
-    heads = [h for h in args.heads if h < seg.backbone.num_heads]
-    for i in range(len(x)):
-        j = start + i
-        stem = f'{reader.name}_{j:04d}_{Path(reader.items[j][0]).stem}'
-        lab = out.labels[i].cpu().numpy()
-        s = part_scores(lab, gts[i])
-        score = 'all ignored' if s is None else ', '.join(f'{m.upper()} {100 * s[m]:.1f}' for m in METRICS)
-        title = f'{args.row_name} on {reader.name}, {seg.method}, top-{seg.top_k}, sigma {seg.sigma}: {score}'
-        Image.fromarray(draw_part_segmentation(images[i], lab, out.maps[i].cpu().numpy(),
-                                               out.indices[i].cpu().numpy(), gts[i], title)).save(
-            show_dir / f'{stem}.png')
-        if comp is not None and heads:
-            Image.fromarray(draw_head_attention(images[i], comp[i], heads, 2,
-                                                f'{args.row_name}: last-block compress attention')).save(
-                show_dir / f'{stem}_heads.png')
-
-
-def markdown(summary: dict) -> str:
-    """Table-1-style row, per-dataset details, sweep tables."""
-    names = list(summary['datasets'])
-    d = summary['datasets']
-    lines = [f"## Part segmentation: {summary['model']['name']}", '',
-             f"{summary['settings']['img_size']}x{summary['settings']['img_size']}, method "
-             f"{summary['model']['method']}, top-{summary['settings']['top_k']}, sigma {summary['settings']['sigma']}; "
-             f'{AVERAGING}.', '',
-             '| Method | Backbone | #Register | ' + ' | '.join(names) + ' | Avg | ARI |',
-             '|---' * (len(names) + 5) + '|',
-             f"| {summary['model']['name']} | {summary['model']['backbone']} | {summary['model']['num_registers']} | "
-             + ' | '.join(f"{d[n]['m2o']:.1f}" for n in names)
-             + f" | {summary['row']['avg_m2o']:.1f} | {summary['row']['avg_ari']:.1f} |", '',
-             '| Dataset | images | M2O | O2O | ARI | images/s | 2,000 images |', '|---|---|---|---|---|---|---|']
-    for n in names:
-        t = d[n]['timing']
-        lines.append(f"| {n} | {d[n]['num_images']} | {d[n]['m2o']:.1f} | {d[n]['o2o']:.1f} | {d[n]['ari']:.1f} | "
-                     f"{t['images_per_s']:.2f} | {t['seconds_for_2000_images'] / 60:.1f} min |")
-    for key, label in (('resolution', 'resolution'), ('top_k', 'top-K')):
-        sw = summary.get('sweep', {}).get(key)
-        if sw:
-            lines += ['', f'### Sweep over {label}', '', f'| Dataset | metric | ' + ' | '.join(map(str, sw['values']))
-                      + ' |', '|---' * (len(sw['values']) + 2) + '|']
-            lines += [f'| {n} | {m} | ' + ' | '.join(f'{v:.1f}' for v in sw['curves'][n][m]) + ' |'
-                      for n in names for m in METRICS]
-    return '\n'.join(lines) + '\n'
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         model, readers = prepare(args)
     except InputError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    seg = PartSegmenter(model, args.method, args.top_k, args.sigma)
-    kind = 'RATS' if model.mode == 'rats' else 'ViT'
+        return report_input_error(e)
     arch = args.arch if not args.arch.lstrip().startswith('{') else 'custom'
-    args.row_name = args.name or f"{kind}-{arch} ({Path(args.checkpoint).name if args.checkpoint else 'random init'})"
+    sweep = dict(sweep_sizes=args.sweep_sizes, sweep_top_k=args.sweep_top_k) if args.sweep else {}
+    summary = evaluate_parts(model, readers, args.img_size, args.top_k, args.method, args.sigma, args.batch_size,
+                             args.workers, args.max_images, args.name, arch, args.checkpoint, args.show_dir,
+                             args.show_num, args.heads, progress=lambda loader: track(loader, 'parts'), **sweep)
+    summary['model']['arch'] = args.arch
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    top_ks = sorted({args.top_k, *(args.sweep_top_k if args.sweep else [])})
-    summary = dict(model=dict(name=args.row_name, backbone=f'{kind}-{arch}/{args.patch_size}', arch=args.arch,
-                              mode=model.mode,
-                              num_registers=model.num_registers, method=seg.method, checkpoint=args.checkpoint,
-                              params=sum(p.numel() for p in model.parameters())),
-                   settings=dict(img_size=args.img_size, top_k=args.top_k, sigma=args.sigma, batch_size=args.batch_size,
-                                 max_images=args.max_images, device=args.device, averaging=AVERAGING,
-                                 ground_truth='resized (nearest) to the input size'),
-                   datasets={}, sweep={})
-    print(f"{args.row_name}: {summary['model']['params']:,} parameters, method {seg.method}, "
-          f'{args.img_size}x{args.img_size}, top-{args.top_k}, sigma {args.sigma}, device {args.device}')
-    curves_k = {}
-    for reader in readers:
-        show_dir = Path(args.show_dir) if args.show_dir else None
-        r = evaluate(seg, reader, args, args.img_size, top_ks, show_dir)
-        summary['datasets'][reader.name] = dict(r['per_k'][args.top_k], timing=r['timing'], root=str(reader.root))
-        curves_k[reader.name] = {m: [r['per_k'][k][m] for k in top_ks] for m in METRICS}
-        t, s = r['timing'], r['per_k'][args.top_k]
-        print(f"{reader.name}: M2O {s['m2o']:.1f}  O2O {s['o2o']:.1f}  ARI {s['ari']:.1f}  ({s['num_images']} images"
-              f"{', %d all-ignored skipped' % s['num_skipped'] if s['num_skipped'] else ''}); {t['images']} images in "
-              f"{t['seconds']:.1f} s = {t['images_per_s']:.2f} images/s end to end (model + segmentation "
-              f"{t['model_images_per_s']:.2f} images/s) -> 2,000 images at {args.img_size}: "
-              f"{t['seconds_for_2000_images'] / 60:.1f} min")
-    d = summary['datasets']
-    summary['row'] = dict(avg_m2o=float(np.mean([v['m2o'] for v in d.values()])),
-                          avg_ari=float(np.mean([v['ari'] for v in d.values()])))
-    if args.sweep:
-        summary['sweep']['top_k'] = dict(values=top_ks, img_size=args.img_size, curves=curves_k)
-        curves_r = {reader.name: {m: [] for m in METRICS} for reader in readers}
-        for size in args.sweep_sizes:
-            for reader in readers:
-                r = evaluate(seg, reader, args, size, [args.top_k])['per_k'][args.top_k]
-                for m in METRICS:
-                    curves_r[reader.name][m].append(r[m])
-            print(f'sweep {size}: ' + ', '.join(f"{n} M2O {c['m2o'][-1]:.1f} ARI {c['ari'][-1]:.1f}"
-                                                for n, c in curves_r.items()))
-        summary['sweep']['resolution'] = dict(values=args.sweep_sizes, top_k=args.top_k, curves=curves_r)
-        for key, xlabel in (('resolution', 'input resolution'), ('top_k', 'top-K')):
+    for key, xlabel in (('resolution', 'input resolution'), ('top_k', 'top-K')):
+        if key in summary['sweep']:
             sw = summary['sweep'][key]
-            png = plot_sweep(sw['values'], sw['curves'], xlabel, f'{args.row_name}: part segmentation vs {xlabel}')
+            png = plot_sweep(sw['values'], sw['curves'], xlabel,
+                             f"{summary['model']['name']}: part segmentation vs {xlabel}")
             Image.fromarray(png).save(out_dir / f'sweep_{key}.png')
     (out_dir / 'results.json').write_text(json.dumps(summary, indent=2))
-    md = markdown(summary)
+    md = part_markdown(summary)
     (out_dir / 'results.md').write_text(md)
     print(md)
     print(f"wrote {out_dir / 'results.json'} and {out_dir / 'results.md'}"
