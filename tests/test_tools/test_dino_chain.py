@@ -134,12 +134,12 @@ def test_two_process_dino_pretraining(tmp_path):
 
 
 def test_demo_epoch_means_read_one_run_only(tmp_path):
-    from tools.demo.dino_demo import epoch_means
+    from mmrats.apis.runs import scalars
     for run, loss in (('20260101_000000', 9.0), ('20260101_000100', 1.0)):  # an old run and the new one
         d = tmp_path / run / 'vis_data'
         d.mkdir(parents=True)
         rows = [dict(epoch=e, iter=i, loss=loss + e, teacher_entropy=0.5, teacher_kl_uniform=2.0)
                 for e in (1, 2) for i in range(2)]
         (d / 'scalars.json').write_text('\n'.join(json.dumps(r) for r in rows))
-    means = epoch_means(str(tmp_path / '20260101_000100'))
+    means, _ = scalars([str(tmp_path / '20260101_000100')])
     assert [m['loss'] for m in means] == [2.0, 3.0]

@@ -4,10 +4,11 @@
     python tools/demo/run_demo.py [--verbose] [--work-dir work_dirs]
 
 1. Mask2Former with register queries on the synthetic scenes
-   (``tools/demo/mask2former_demo.py``): untrained vs trained, mmseg and mmdet;
+   (``mmrats.apis.demo.mask2former_demo``, also ``tools/demo/mask2former_demo.py``):
+   untrained vs trained, mmseg and mmdet;
 2. DINO pretraining of a tiny RATS and a ViT on the sample photos, teacher
    extraction, Mask2Former fine-tuning from the RATS teacher, part discovery
-   (``tools/demo/dino_demo.py``).
+   (``mmrats.apis.demo.dino_demo``, also ``tools/demo/dino_demo.py``).
 
 The console shows one line per stage, a progress bar with ETA while a stage
 trains or evaluates, and each stage's result; the full logs stay in the work
@@ -17,16 +18,12 @@ pictures' folders. ``--verbose`` streams every log line instead.
 from __future__ import annotations
 
 import argparse
-import json
 import os.path as osp
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-from mmrats.utils.console import say  # noqa: E402
-from tools.demo import dino_demo, mask2former_demo  # noqa: E402
+from mmrats.apis.demo import dino_demo, dino_tables, mask2former_demo, mask2former_tables
+from mmrats.utils.console import say
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,24 +36,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    verbose = ['--verbose'] if args.verbose else []
     m2f_dir, dino_dir = osp.join(args.work_dir, 'demo'), osp.join(args.work_dir, 'dino_demo')
     scenes, photos = osp.join(args.data_root, 'synthetic'), osp.join(args.data_root, 'sample_photos')
     start = time.time()
     say('[1/2] Mask2Former with register queries, trained from scratch on the synthetic scenes')
-    if mask2former_demo.main(['--data-root', scenes, '--work-dir', m2f_dir, *verbose]) != 0:
-        return 1
+    m2f = mask2former_demo(data_root=scenes, work_dir=m2f_dir, verbose=args.verbose)
     say('\n[2/2] DINO pretraining -> teacher extraction -> fine-tuning -> part discovery')
-    if dino_demo.main(['--scenes', scenes, '--photos', photos, '--work-dir', dino_dir, *verbose],
-                      summary=False) != 0:
-        return 1
-    m2f = json.loads(Path(m2f_dir, 'demo_results.json').read_text())
-    dino = json.loads(Path(dino_dir, 'dino_demo_results.json').read_text())
+    dino = dino_demo(scenes=scenes, photos=photos, work_dir=dino_dir, verbose=args.verbose)
     minutes, seconds = divmod(round(time.time() - start), 60)
     say(f'\n==== Summary ({minutes} min {seconds} s) ====\n')
-    say(mask2former_demo.tables(m2f))
+    say(mask2former_tables(m2f))
     say()
-    say(dino_demo.tables(dino))
+    say(dino_tables(dino))
     say(f'\nresults: {m2f_dir}/demo_results.json, {dino_dir}/dino_demo_results.json; '
         f'logs: {m2f_dir}/logs/, {dino_dir}/logs/')
     return 0
