@@ -68,7 +68,6 @@ def _load(path: Path) -> object:
         raise BackboneLoadError(f'weights file {str(path)!r} does not exist')
     if path.stat().st_size == 0:
         raise BackboneLoadError(f'weights file {str(path)!r} is empty')
-    import mmrats  # noqa: F401  (mmengine checkpoints load with weights_only=True)
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:

@@ -8,9 +8,13 @@ idle without it). It is the only test of the driver's end-to-end path: run it af
 """
 import json
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
+
+from mmrats.apis import lab as lab_api
+from mmrats.evaluation.lab import markdown as lab_markdown
+from mmrats.evaluation.lab import merge_results, time_line
 from tests.conftest import load_tool
 
 lab_experiment = load_tool('tools/lab/lab_experiment.py')
@@ -49,10 +53,10 @@ def test_quick_run(tmp_path):
 
 def test_an_interrupted_pretraining_continues_from_its_checkpoint(tmp_path):
     """A pretraining stopped after epoch 1 of 2 (its checkpoint saved) runs only epoch 2 under --resume."""
-    one = replace(lab_experiment.SETTINGS['quick'], epochs=1, num_images=16, val_images=4)
-    first = lab_experiment.pretrain('rats', 0, one, str(tmp_path))
+    one = replace(lab_api.SETTINGS['quick'], epochs=1, num_images=16, val_images=4)
+    first = lab_api.pretrain('rats', 0, one, str(tmp_path))
     assert first['iters'] == 1 and 'resumed_from_epoch' not in first
-    r = lab_experiment.pretrain('rats', 0, replace(one, epochs=2), str(tmp_path), resume=True)
+    r = lab_api.pretrain('rats', 0, replace(one, epochs=2), str(tmp_path), resume=True)
     assert r['resumed_from_epoch'] == 1 and r['iters'] == 2  # 1 iteration per epoch: epoch 1 was not run again
     # the curves hold both sessions: epoch 1 read from the first session's log folder
     assert [e['epoch'] for e in r['epochs']] == [1, 2] and [v['step'] for v in r['val']] == [1, 2]
@@ -69,7 +73,7 @@ def test_report_needs_results(tmp_path, capsys):
 
 
 def test_parameter_budget_is_checked(monkeypatch):
-    real = lab_experiment.untrained_backbone
+    real = lab_api.untrained_lab_backbone
 
     def bigger(model, seed, options=None):
         bb = real(model, seed, options)
@@ -78,9 +82,9 @@ def test_parameter_budget_is_checked(monkeypatch):
             bb.extra = torch.nn.Linear(128, 512)  # +66k parameters, > 2 %
         return bb
 
-    monkeypatch.setattr(lab_experiment, 'untrained_backbone', bigger)
+    monkeypatch.setattr(lab_api, 'untrained_lab_backbone', bigger)
     with pytest.raises(SystemExit, match='2 %'):
-        lab_experiment.param_budget(['rats', 'vit'])
+        lab_api.param_budget(['rats', 'vit'])
 
 
 def _run(seeds, models=('rats',), **extra):
@@ -92,14 +96,14 @@ def _run(seeds, models=('rats',), **extra):
 
 
 def test_merge_results_of_seed_groups():
-    merged = lab_experiment.merge_results([_run([0]), _run([2, 1])], ['a', 'b'])
+    merged = merge_results([_run([0]), _run([2, 1])], ['a', 'b'])
     assert merged['sizes']['seeds'] == [0, 1, 2]
     assert set(merged['knn']) == {'rats/seed0', 'rats/seed1', 'rats/seed2'}
     assert merged['total_seconds'] == 20.0 and merged['merged_from'] == ['a', 'b']
 
 
 def test_merge_results_of_model_groups():
-    merged = lab_experiment.merge_results([_run([0], models=['rats']), _run([0], models=['vit', 'vitreg'])],
+    merged = merge_results([_run([0], models=['rats']), _run([0], models=['vit', 'vitreg'])],
                                           ['a', 'b'])
     assert merged['models'] == ['rats', 'vit', 'vitreg'] and merged['sizes']['seeds'] == [0]
     assert set(merged['knn']) == {'rats/seed0', 'vit/seed0', 'vitreg/seed0'}
@@ -108,7 +112,7 @@ def test_merge_results_of_model_groups():
 
 def test_merge_refuses_runs_that_leave_a_model_without_a_seed():
     with pytest.raises(ValueError, match='no run holds vit/seed1'):
-        lab_experiment.merge_results([_run([0, 1], models=['rats']), _run([0], models=['vit'])], ['a', 'b'])
+        merge_results([_run([0, 1], models=['rats']), _run([0], models=['vit'])], ['a', 'b'])
 
 
 @pytest.mark.parametrize('change, match', [
@@ -120,7 +124,7 @@ def test_merge_refuses_runs_that_leave_a_model_without_a_seed():
 def test_merge_refuses_runs_of_other_recipes(change, match):
     other = {**_run([1]), **change}
     with pytest.raises(ValueError, match=match):
-        lab_experiment.merge_results([_run([0]), other], ['a', 'b'])
+        merge_results([_run([0]), other], ['a', 'b'])
 
 
 def test_merge_names_a_missing_run(tmp_path, capsys):
@@ -130,7 +134,7 @@ def test_merge_names_a_missing_run(tmp_path, capsys):
 
 def _saved_quick_run(work, **change):
     """A saved quick-setting run of RATS, seed 0, pretrained and evaluated, without Mask2Former."""
-    sizes = dict(lab_experiment.asdict(lab_experiment.SETTINGS['quick']), seeds=[0])
+    sizes = dict(asdict(lab_api.SETTINGS['quick']), seeds=[0])
     saved = dict(setting='quick', sizes=sizes, models=['rats'], params={'rats': 1}, cfg_options={},
                  threads=1, pretrain={'rats/seed0': {'backbone': 'saved.pth', 'iters': 2}},
                  parts={'rats/seed0/pretrained': {'saved': 1}, 'rats/seed0/untrained': {'saved': 2}},
@@ -156,9 +160,9 @@ def no_work(monkeypatch):
     monkeypatch.setattr(lab_experiment, 'pretrain', pretrain)
     monkeypatch.setattr(lab_experiment, 'finetune', finetune)
     monkeypatch.setattr(lab_experiment, 'write_part_objects', lambda *a, **k: None)
-    monkeypatch.setattr(lab_experiment.lab_eval, 'held_out', lambda n, split: None)
-    monkeypatch.setattr(lab_experiment.lab_report, 'markdown', lambda r: 'tables')
-    monkeypatch.setattr(lab_experiment.lab_report, 'pictures', lambda *a, **k: None)
+    monkeypatch.setattr(lab_experiment, 'held_out', lambda n, split: None)
+    monkeypatch.setattr(lab_experiment, 'lab_markdown', lambda r: 'tables')
+    monkeypatch.setattr(lab_experiment, 'pictures', lambda *a, **k: None)
     return calls
 
 
@@ -218,9 +222,9 @@ def test_rediagnose_adds_the_new_diagnostics_to_a_saved_run(tmp_path, monkeypatc
     (tmp_path / 'lab_results.json').write_text(json.dumps(res))
     loaded = []
     monkeypatch.setattr(lab_experiment, 'load_backbone',  # the saved teacher: here another random init
-                        lambda path: loaded.append(path) or lab_experiment.untrained_backbone('rats', 1))
-    monkeypatch.setattr(lab_experiment.lab_report, 'markdown', lambda r: 'tables')
-    monkeypatch.setattr(lab_experiment.lab_report, 'pictures', lambda *a, **k: None)
+                        lambda path: loaded.append(path) or lab_experiment.untrained_lab_backbone('rats', 1))
+    monkeypatch.setattr(lab_experiment, 'lab_markdown', lambda r: 'tables')
+    monkeypatch.setattr(lab_experiment, 'pictures', lambda *a, **k: None)
     assert lab_experiment.main(['--rediagnose', '--work-dir', str(tmp_path)]) == 0
     assert loaded == ['saved.pth']
     diag = json.loads((tmp_path / 'lab_results.json').read_text())['diagnostics']
@@ -251,11 +255,11 @@ def test_console_is_a_line_per_step_and_the_logs_hold_the_rest(tmp_path, no_work
     monkeypatch.setattr(lab_experiment, 'pretrain', pretrain)
     monkeypatch.setattr(lab_experiment, 'finetune', finetune)
     monkeypatch.setattr(lab_experiment, 'load_backbone', lambda path: None)
-    monkeypatch.setattr(lab_experiment, 'untrained_backbone', lambda *a: None)
+    monkeypatch.setattr(lab_experiment, 'untrained_lab_backbone', lambda *a: None)
     monkeypatch.setattr(lab_experiment, 'param_budget', lambda *a: {'rats': 1})
     monkeypatch.setattr(lab_experiment, 'diagnose', lambda *a: {})
-    monkeypatch.setattr(lab_experiment.lab_eval, 'part_discovery', lambda *a: {'per_k': {'8': {'m2o': 30.0}}})
-    monkeypatch.setattr(lab_experiment.lab_eval, 'knn_top1', lambda *a: 50.0)
+    monkeypatch.setattr(lab_experiment, 'part_discovery', lambda *a: {'per_k': {'8': {'m2o': 30.0}}})
+    monkeypatch.setattr(lab_experiment, 'knn_accuracy', lambda *a: 50.0)
     argv = ['--setting', 'quick', '--models', 'rats', '--work-dir', str(tmp_path)] + ['--verbose'] * verbose
     assert lab_experiment.main(argv) == 0
     out, err = capfd.readouterr()
@@ -270,7 +274,7 @@ def test_console_is_a_line_per_step_and_the_logs_hold_the_rest(tmp_path, no_work
 
 @pytest.mark.parametrize('threads, reading', [(1, 'wall time about CPU time'), (2, 'CPU time / 2')])
 def test_the_time_line_reads_the_times_by_the_thread_count(threads, reading):
-    line = lab_experiment.lab_report.time_line(dict(threads=threads, total_seconds=600.0, total_cpu_seconds=900.0))
+    line = time_line(dict(threads=threads, total_seconds=600.0, total_cpu_seconds=900.0))
     assert line.startswith('Total wall time 10.0 min, CPU time 15.0 min')
     assert reading in line
     assert ('CPU time / 2' in line) == (threads > 1)
@@ -292,7 +296,7 @@ def _one_row_run(model: str, **cfg_options) -> dict:
     ('rats-codebook', {}, 'RATS (16 registers) + codebook'),
 ])
 def test_report_names_every_model_with_its_register_count(model, options, name):
-    tables = lab_experiment.lab_report.markdown(_one_row_run(model, **options))
+    tables = lab_markdown(_one_row_run(model, **options))
     assert f'Backbone parameters: {name} 1,000' in tables
     assert f'| {name} | pretrained | registers (8) |' in tables
     assert f'| {name} | 12.0 ± 0.0 | 11.0 ± 0.0 |' in tables

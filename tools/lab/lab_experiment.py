@@ -30,255 +30,30 @@ minutes-long smoke run of every step (the test runs it).
 
 The console shows one line per step with a progress bar and the step's
 results; each step's full log (mmengine's, the configs) goes to
-``WORK_DIR/logs/`` (``--verbose`` streams everything instead).
+``WORK_DIR/logs/`` (``--verbose`` streams everything instead). The steps are
+``mmrats.apis.lab``; the evaluation, tables and saved results ``mmrats.evaluation.lab``;
+the pictures ``mmrats.visualization.lab_pictures``.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os.path as osp
-import resource
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
-import mmrats  # noqa: F401  (first: torch >= 2.6 resume fix, known-warning filters)
 import torch
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from mmengine.config import DictAction
 
+from mmrats.apis import load_backbone
+from mmrats.apis.lab import (CHECKPOINT_EPOCHS, DINO_CONFIGS, M2F_CONFIGS, SETTINGS, cpu_seconds, diagnose, finetune,
+                             lab_backbones, param_budget, pretrain, untrained_lab_backbone)
 from mmrats.datasets.part_objects_writer import write_part_objects
-from mmrats.models import RATSViT
+from mmrats.evaluation.lab import held_out, knn_accuracy, merge_results, part_discovery, resumed
+from mmrats.evaluation.lab import markdown as lab_markdown
 from mmrats.utils.console import say, stage
-from mmrats.utils.run_config import unique_visualizer
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-from tools.lab import lab_eval, lab_report  # noqa: E402
-from tools.model_converters import dino2backbone  # noqa: E402
-
-DINO_CONFIGS = {'rats': 'configs/lab/dino_rats-lab_1xb32-2e_part-objects-64.py',
-                'vit': 'configs/lab/dino_vit-lab_1xb32-2e_part-objects-64.py',
-                'vitreg': 'configs/lab/dino_vitreg-lab_1xb32-2e_part-objects-64.py',
-                # not in the default set: the learned part dictionary (docs/part_dictionary.md) and the
-                # LaSt-ViT aggregation (docs/diagnostics.md), the same recipe; --models to add them
-                'rats-codebook': 'configs/lab/dino_rats-lab-codebook_1xb32-2e_part-objects-64.py',
-                'rats-codebook-large': 'configs/lab/dino_rats-lab-codebook-large_1xb32-2e_part-objects-64.py',
-                'vit-lastvit': 'configs/lab/dino_vit-lastvit-lab_1xb32-2e_part-objects-64.py'}
-M2F_CONFIGS = {'rats-regq': ('rats', 'configs/lab/mask2former_rats-lab-regq_1xb8-100it_part-objects-96.py'),
-               'rats-learned': ('rats', 'configs/lab/mask2former_rats-lab_1xb8-100it_part-objects-96.py'),
-               'vit-learned': ('vit', 'configs/lab/mask2former_vit-lab_1xb8-100it_part-objects-96.py')}
-
-
-@dataclass(frozen=True)
-class Setting:
-    """Sizes of one run of the experiment."""
-
-    epochs: int
-    num_images: int  # pretraining images (drawn in memory, the same for every model and seed)
-    batch_size: int
-    val_images: int  # held-out images of the per-epoch part-discovery metric
-    val_interval: int
-    test_images: int  # held-out test images (part discovery, k-NN queries, Mask2Former mIoU)
-    knn_images: int  # k-NN reference images (train split)
-    m2f_train_images: int
-    m2f_iters: int
-    seeds: tuple[int, ...]
-    top_ks: tuple[int, ...] = (2, 4, 8, 16)
-
-
-CHECKPOINT_EPOCHS = 5  # DINO pretraining: a checkpoint every 5 epochs (and the last), for --resume
-
-SETTINGS = {
-    'quick': Setting(epochs=1, num_images=32, batch_size=16, val_images=8, val_interval=1, test_images=8,
-                     knn_images=16, m2f_train_images=16, m2f_iters=2, seeds=(0,)),
-    # the configs' own sizes, planned for about 60 min on the idle 2-core CPU (docs/lab_scale.md)
-    'default': Setting(epochs=2, num_images=2048, batch_size=32, val_images=100, val_interval=1,
-                       test_images=200, knn_images=1000, m2f_train_images=1000, m2f_iters=100, seeds=(0, 1, 2)),
-    # 10x the pretraining and 3x the fine-tuning of the default (hours)
-    'long': Setting(epochs=20, num_images=2048, batch_size=32, val_images=100, val_interval=2,
-                    test_images=200, knn_images=1000, m2f_train_images=1000, m2f_iters=300, seeds=(0, 1, 2)),
-}
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and its finished children (data workers), user + system.
-
-    On the shared machine the wall time depends on the load; ``cpu / threads``
-    estimates the wall time on the idle 2-core CPU.
-    """
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def dino_cfg(model: str, seed: int, s: Setting, work_dir: str, options: dict | None = None) -> Config:
-    """The lab DINO config of ``model`` sized by the setting, schedules stretched to its epochs.
-
-    ``options`` (``--cfg-options``) are merged into every model's config alike, before the sizes.
-    """
-    cfg = Config.fromfile(str(REPO / DINO_CONFIGS[model]))
-    if options:
-        cfg.merge_from_dict(options, allow_list_keys=True)
-    cfg.work_dir = work_dir
-    cfg.randomness = dict(seed=seed)
-    cfg.train_dataloader.batch_size = s.batch_size
-    cfg.train_dataloader.dataset.num_images = s.num_images
-    cfg.val_dataloader.dataset.num_images = s.val_images
-    cfg.val_dataloader.batch_size = min(cfg.val_dataloader.batch_size, s.val_images)
-    cfg.train_cfg.max_epochs = s.epochs
-    cfg.train_cfg.val_interval = s.val_interval
-    warmup, cosine, wd = cfg.param_scheduler
-    warm = min(warmup.end, s.epochs // 2)
-    warmup.end = warm
-    cosine.update(begin=warm, end=s.epochs, T_max=max(1, s.epochs - warm))
-    wd.end = s.epochs
-    cfg.param_scheduler = ([warmup] if warm else []) + [cosine, wd]
-    # A checkpoint every few epochs (only the newest kept): ``--resume`` continues an interrupted pretraining.
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=min(s.epochs, CHECKPOINT_EPOCHS),
-                                        max_keep_ckpts=1)
-    cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='mmrats.ProgressBarHook')]
-    unique_visualizer(cfg)
-    return cfg
-
-
-def scalars(log_dirs: list[str], last_epoch: int) -> tuple[list[dict], list[dict]]:
-    """Per-epoch means of the training scalars, and the validation rows, of one pretraining's log folders.
-
-    A resumed pretraining logs into a new timestamped folder: ``log_dirs`` are read oldest first and a
-    later folder's rows replace those of the epochs (validation steps) it ran again; rows after
-    ``last_epoch`` (of an older, longer run in the same folder) are left out.
-    """
-    by_epoch: dict[int, list[dict]] = {}
-    by_step: dict[int, dict] = {}
-    for log_dir in log_dirs:
-        fresh: dict[int, list[dict]] = {}
-        for line in (Path(log_dir) / 'vis_data' / 'scalars.json').read_text().splitlines():
-            r = json.loads(line)
-            if 'loss' in r and 'epoch' in r:
-                fresh.setdefault(r['epoch'], []).append(r)
-            elif any(k.startswith('parts/') for k in r):
-                by_step[r['step']] = {k: v for k, v in r.items() if k.startswith('parts/') or k == 'step'}
-        by_epoch.update(fresh)
-    keys = ('loss', 'teacher_entropy', 'teacher_kl_uniform')
-    epochs = [dict(epoch=e, **{k: sum(r[k] for r in by_epoch[e]) / len(by_epoch[e]) for k in keys})
-              for e in sorted(by_epoch) if e <= last_epoch]
-    return epochs, [by_step[k] for k in sorted(by_step) if k <= last_epoch]
-
-
-def untrained_backbone(model: str, seed: int, options: dict | None = None) -> RATSViT:
-    """The model's backbone (with ``--cfg-options``) with a random init (seed ``seed``) at the evaluation size."""
-    cfg = Config.fromfile(str(REPO / DINO_CONFIGS[model]))
-    if options:
-        cfg.merge_from_dict(options, allow_list_keys=True)
-    cfg = cfg.model.backbone
-    kwargs = {k: v for k, v in cfg.items() if k != 'type'}
-    kwargs['arch'] = {k: v for k, v in kwargs['arch'].items() if k != '_delete_'}
-    torch.manual_seed(seed)
-    return RATSViT(**kwargs).eval()
-
-
-def load_backbone(path: str) -> RATSViT:
-    """A backbone written by ``dino2backbone.py`` (its ``meta.backbone`` config, loaded strictly)."""
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    kwargs = {k: v for k, v in ckpt['meta']['backbone'].items() if k != 'type'}
-    model = RATSViT(**kwargs)
-    model.load_state_dict(ckpt['state_dict'], strict=True)
-    return model.eval()
-
-
-def pretrain(model: str, seed: int, s: Setting, work_dir: str, options: dict | None = None,
-             resume: bool = False) -> dict:
-    """DINO pretraining of one model; the teacher backbone extracted (and, for RATS, its fine-tuning form).
-
-    With ``resume``, a pretraining interrupted in ``work_dir`` continues from its newest checkpoint (saved
-    every ``CHECKPOINT_EPOCHS`` epochs); its times then count the continued part only.
-    """
-    cfg = dino_cfg(model, seed, s, work_dir, options)
-    cfg.train_dataloader.persistent_workers = False  # workers end with each epoch: their CPU time is counted
-    last = Path(work_dir) / 'last_checkpoint'
-    newest = Path(last.read_text().strip()) if last.is_file() else None
-    resumed_from = None
-    if resume and newest is not None and newest.is_file():
-        cfg.resume = True  # mmengine loads the checkpoint named in work_dir/last_checkpoint
-        resumed_from = int(newest.stem.split('_')[-1])
-        say(f'    continuing the interrupted pretraining from its epoch {resumed_from}')
-    t0, c0 = time.time(), cpu_seconds()
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    seconds, cpu = time.time() - t0, cpu_seconds() - c0
-    ckpt = osp.join(work_dir, f'epoch_{runner.epoch}.pth')
-    # a resumed run's earlier epochs are in the log folders of the sessions before it (named by their start)
-    logs = ([d for d in sorted(str(p.parent.parent) for p in Path(work_dir).glob('*/vis_data/scalars.json'))
-             if Path(d).name <= Path(runner.log_dir).name] if resumed_from is not None else [runner.log_dir])
-    epochs, val = scalars(logs, runner.epoch)
-    out = dict(seconds=round(seconds, 1), cpu_seconds=round(cpu, 1), iters=runner.iter, epochs=epochs, val=val,
-               backbone=osp.join(work_dir, 'teacher_backbone.pth'))
-    if resumed_from is not None:
-        out['resumed_from_epoch'] = resumed_from
-    if dino2backbone.main([ckpt, out['backbone'], '--force']) != 0:
-        raise SystemExit(f'error: could not extract the teacher of {ckpt}')
-    if model == 'rats':
-        out['finetune_backbone'] = osp.join(work_dir, 'teacher_backbone_finetune.pth')
-        if dino2backbone.main([ckpt, out['finetune_backbone'], '--force', '--finetune']) != 0:
-            raise SystemExit(f'error: could not extract the fine-tuning teacher of {ckpt}')
-    return out
-
-
-def finetune(variant: str, backbone: str, seed: int, s: Setting, data_root: str, work_dir: str) -> dict:
-    """Mask2Former on the part labels from a pretrained backbone; mIoU on the test split."""
-    cfg = Config.fromfile(str(REPO / M2F_CONFIGS[variant][1]))
-    cfg.work_dir = work_dir
-    cfg.randomness = dict(seed=seed)
-    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint=backbone)
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key].dataset.data_root = osp.join(data_root, 'ade')
-    cfg.train_cfg.max_iters = s.m2f_iters
-    cfg.param_scheduler[0].end = s.m2f_iters
-    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None  # evaluated once, by the test pass below
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=s.m2f_iters, max_keep_ckpts=1)
-    cfg.custom_hooks = [*cfg.get('custom_hooks', []), dict(type='mmrats.ProgressBarHook')]
-    unique_visualizer(cfg)
-    t0, c0 = time.time(), cpu_seconds()
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    metrics = runner.test()
-    return dict(mIoU=float(metrics['mIoU']), mAcc=float(metrics['mAcc']), seconds=round(time.time() - t0, 1),
-                cpu_seconds=round(cpu_seconds() - c0, 1))
-
-
-def diagnose(backbone: RATSViT, test: lab_eval.HeldOut, pd: dict) -> dict:
-    """Diagnostics of one backbone's candidate maps (``pd``: its part-discovery result on ``test``)."""
-    heads = lab_eval.attention_entropy_per_head(backbone, test)
-    return dict(attention_entropy=float(sum(heads) / len(heads)), attention_entropy_per_head=heads,
-                specialisation=lab_eval.part_specialisation(backbone, test, pd['method']),
-                map_similarity=pd['map_similarity'], regions_used=pd['regions_used'], num_maps=pd['num_maps'],
-                method=pd['method'])
-
-
-def rediagnose(work: Path) -> int:
-    """``--rediagnose``: the diagnostics of a saved run computed again (those added since it ran, too)."""
-    results = saved_results(work)
-    if results is None:
-        return 2
-    test = lab_eval.held_out(results['sizes']['test_images'], 'test')
-    for key, r in results['pretrain'].items():
-        model, seed = key.split('/seed')
-        for state, bb in (('pretrained', load_backbone(r['backbone'])),
-                          ('untrained', untrained_backbone(model, int(seed), results.get('cfg_options')))):
-            results['diagnostics'][f'{key}/{state}'] = diagnose(bb, test, results['parts'][f'{key}/{state}'])
-            print(f'   {key}/{state}: rediagnosed', flush=True)
-    (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
-    return report(work)
-
-
-def param_budget(models: list[str], options: dict | None = None) -> dict:
-    """Parameters of each backbone; raises if they differ by more than 2 %."""
-    counts = {m: sum(p.numel() for p in untrained_backbone(m, 0, options).parameters()) for m in models}
-    lo, hi = min(counts.values()), max(counts.values())
-    if hi > 1.02 * lo:
-        raise SystemExit(f'error: backbone parameters differ by more than 2 %: {counts}')
-    return counts
+from mmrats.visualization.lab_pictures import lab_pictures
 
 
 def parse_args(argv=None):
@@ -317,6 +92,27 @@ def parse_args(argv=None):
     return args
 
 
+def rediagnose(work: Path) -> int:
+    """``--rediagnose``: the diagnostics of a saved run computed again (those added since it ran, too)."""
+    results = saved_results(work)
+    if results is None:
+        return 2
+    test = held_out(results['sizes']['test_images'], 'test')
+    for key, r in results['pretrain'].items():
+        model, seed = key.split('/seed')
+        for state, bb in (('pretrained', load_backbone(r['backbone'])),
+                          ('untrained', untrained_lab_backbone(model, int(seed), results.get('cfg_options')))):
+            results['diagnostics'][f'{key}/{state}'] = diagnose(bb, test, results['parts'][f'{key}/{state}'])
+            print(f'   {key}/{state}: rediagnosed', flush=True)
+    (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
+    return report(work)
+
+
+def pictures(results: dict, test, work: Path) -> None:
+    """The run's pictures (first seed) in ``WORK_DIR/pictures``."""
+    lab_pictures(results, test, work / 'pictures', lab_backbones(results, results['sizes']['seeds'][0]))
+
+
 def saved_results(work: Path) -> dict | None:
     """The results saved in ``work``; None, with the error printed, when there are none."""
     path = work / 'lab_results.json'
@@ -332,79 +128,12 @@ def report(work: Path) -> int:
     results = saved_results(work)
     if results is None:
         return 2
-    md = lab_report.markdown(results)
+    md = lab_markdown(results)
     (work / 'lab_results.md').write_text(md)
-    lab_report.pictures(results, lab_eval.held_out(results['sizes']['test_images'], 'test'), work / 'pictures')
+    pictures(results, held_out(results['sizes']['test_images'], 'test'), work)
     print(md)
     print(f"wrote {work / 'lab_results.md'} and {work / 'pictures'}")
     return 0
-
-
-def merge_results(parts: list[dict], names: list[str]) -> dict:
-    """The results of runs of one recipe with other seeds or other models as one.
-
-    Runs may split the work by seed (one process per seed) or by model (one process per model); together they
-    must hold every model for every seed once.
-
-    Raises:
-        ValueError: names what differs (setting, ``--cfg-options``, sizes), a model and seed held twice, or one
-            missing.
-    """
-    for name, r in zip(names[1:], parts[1:]):
-        for key in ('setting', 'cfg_options'):
-            if r.get(key) != parts[0].get(key):
-                raise ValueError(f'{name} differs from {names[0]} in {key!r} ({r.get(key)} vs {parts[0].get(key)}): '
-                                 'only runs of one recipe can be merged')
-        other = {k: v for k, v in r['sizes'].items() if k != 'seeds'}
-        if other != {k: v for k, v in parts[0]['sizes'].items() if k != 'seeds'}:
-            raise ValueError(f'{name} differs from {names[0]} in its sizes ({other}): only runs of one setting '
-                             '(and --epochs) can be merged')
-    held = [(m, s) for r in parts for m in r['models'] for s in r['sizes']['seeds']]
-    twice = sorted({f'{m}/seed{s}' for m, s in held if held.count((m, s)) > 1})
-    if twice:
-        raise ValueError(f'{", ".join(twice)} appears in more than one run: merge runs of other seeds or models')
-    models = list(dict.fromkeys(m for r in parts for m in r['models']))
-    seeds = sorted({s for _, s in held})
-    missing = [f'{m}/seed{s}' for m in models for s in seeds if (m, s) not in held]
-    if missing:
-        raise ValueError(f'no run holds {", ".join(missing)}: the merged runs must hold every model for every seed '
-                         '(run them with --models and --seeds, then merge)')
-    merged = dict(parts[0])
-    merged['sizes'] = dict(parts[0]['sizes'], seeds=seeds)
-    merged['models'] = models
-    merged['params'] = {k: v for r in parts for k, v in r.get('params', {}).items()}
-    for key in ('pretrain', 'parts', 'knn', 'diagnostics', 'm2f'):
-        merged[key] = {k: v for r in parts for k, v in r[key].items()}
-    for key in ('total_seconds', 'total_cpu_seconds'):
-        merged[key] = round(sum(r.get(key, 0.0) for r in parts), 1)
-    merged['merged_from'] = list(names)
-    return merged
-
-
-def resumed(path: Path, fresh: dict) -> dict:
-    """``--resume``: the saved results of ``path`` extended to ``fresh``'s seeds and models.
-
-    Raises:
-        ValueError: the saved run has another setting, sizes (seeds apart) or ``--cfg-options``.
-    """
-    old = json.loads(path.read_text())
-    for key in ('setting', 'cfg_options'):
-        if old.get(key) != fresh[key]:
-            raise ValueError(f'{path} was run with {key} {old.get(key)!r}, not {fresh[key]!r}: resume with the '
-                             'same options, or use another --work-dir')
-    # the sizes of the steps the saved run holds must match; Mask2Former's may change while it has none
-    free = ('seeds',) + (('m2f_train_images', 'm2f_iters') if not old['m2f'] else ())
-    sizes = {k: v for k, v in json.loads(json.dumps(fresh['sizes'])).items() if k not in free}  # as saved
-    saved = {k: v for k, v in old['sizes'].items() if k not in free}
-    if saved != sizes:
-        diff = sorted(k for k in sizes if saved.get(k) != sizes[k])
-        raise ValueError(f'{path} was run with other sizes ({", ".join(f"{k}={saved.get(k)}" for k in diff)}): '
-                         'resume with the same --setting, --epochs and --m2f-iters, or use another --work-dir')
-    out = dict(old)
-    out['sizes'] = dict(fresh['sizes'], seeds=sorted(set(old['sizes']['seeds']) | set(fresh['sizes']['seeds'])))
-    out['models'] = list(dict.fromkeys(old['models'] + fresh['models']))
-    out['params'] = {**old.get('params', {}), **fresh['params']}
-    return out
 
 
 def merge(runs: list[str], work: Path) -> int:
@@ -455,8 +184,8 @@ def main(argv=None) -> int:
         print(f'note: {saved} does not exist yet: no finished model to keep; an interrupted '
               'pretraining still continues from its checkpoint', flush=True)
     t_before, c_before = results.get('total_seconds', 0.0), results.get('total_cpu_seconds', 0.0)
-    test = lab_eval.held_out(s.test_images, 'test')
-    knn_ref = lab_eval.held_out(s.knn_images, 'train')
+    test = held_out(s.test_images, 'test')
+    knn_ref = held_out(s.knn_images, 'train')
     if not args.no_finetune:
         write_part_objects(data_root, dict(train=s.m2f_train_images, test=s.test_images))
     for seed in s.seeds:  # seed by seed: every finished seed is a complete comparison
@@ -471,10 +200,10 @@ def main(argv=None) -> int:
                 r = results['pretrain'][key] = pretrain(model, seed, s, str(work / 'pretrain' / model / f'seed{seed}'),
                                                         args.cfg_options, args.resume)
                 for state, bb in (('pretrained', load_backbone(r['backbone'])),
-                                  ('untrained', untrained_backbone(model, seed, args.cfg_options))):
-                    pd = lab_eval.part_discovery(bb, test, list(s.top_ks))
+                                  ('untrained', untrained_lab_backbone(model, seed, args.cfg_options))):
+                    pd = part_discovery(bb, test, list(s.top_ks))
                     results['parts'][f'{key}/{state}'] = pd
-                    results['knn'][f'{key}/{state}'] = lab_eval.knn_top1(bb, knn_ref, test)
+                    results['knn'][f'{key}/{state}'] = knn_accuracy(bb, knn_ref, test)
                     results['diagnostics'][f'{key}/{state}'] = diagnose(bb, test, pd)
             say(f"    {key}: {r['seconds']} s, M2O@8 pretrained "
                 f"{results['parts'][key + '/pretrained']['per_k']['8']['m2o']:.1f} untrained "
@@ -495,13 +224,13 @@ def main(argv=None) -> int:
                     str(work / 'mask2former' / variant / f'seed{seed}'))
             say(f"    mIoU {m['mIoU']:.2f} ({m['seconds']} s)")
             (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
-        (work / 'lab_results.md').write_text(lab_report.markdown(results))
+        (work / 'lab_results.md').write_text(lab_markdown(results))
     results['total_seconds'] = round(t_before + time.time() - t_start, 1)  # resumed runs: all sessions
     results['total_cpu_seconds'] = round(c_before + cpu_seconds() - c_start, 1)
     (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
-    md = lab_report.markdown(results)
+    md = lab_markdown(results)
     (work / 'lab_results.md').write_text(md)
-    lab_report.pictures(results, test, work / 'pictures')
+    pictures(results, test, work)
     print(md)
     print(f"wrote {work / 'lab_results.json'}, {work / 'lab_results.md'} and {work / 'pictures'} "
           f"({results['total_seconds'] / 60:.1f} min)")

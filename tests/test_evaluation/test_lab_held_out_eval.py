@@ -1,11 +1,10 @@
-"""tools/lab/lab_eval.py: the part-specialisation score and per-head attention entropy."""
+"""mmrats.evaluation.lab: the part-specialisation score and per-head attention entropy."""
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import normalized_mutual_info_score
-from tests.conftest import load_tool
 
-lab_eval = load_tool('tools/lab/lab_eval.py')
+from mmrats.evaluation.lab import held_out_eval as lab_eval
 
 
 def test_contingency_scores_match_scikit_learn():

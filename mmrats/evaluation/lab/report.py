@@ -1,14 +1,7 @@
-"""Tables (mean ± std over seeds) and pictures of the lab-scale experiment (``lab_experiment.py``)."""
+"""Tables of the lab-scale experiment, mean ± std over seeds (``tools/lab/lab_experiment.py``, docs/lab_scale.md)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import torch
-from PIL import Image
-
-from mmrats.evaluation import PartSegmenter, compress_attention_maps
-from mmrats.visualization.part_pictures import _label_colors, _plt, _render, draw_head_attention
 
 MAPS = {'registers': 'register-patch cosine (Eq. 7)', 'cls-attn': '[CLS] attention, one map per head',
         'register-attn': 'register attention'}
@@ -33,13 +26,13 @@ def _ms(values: list[float], digits: int = 1) -> str:
     return f'{v.mean():.{digits}f} ± {v.std(ddof=1) if len(v) > 1 else 0.0:.{digits}f}'
 
 
-def _seeds(results: dict) -> list[int]:
+def seeds_of(results: dict) -> list[int]:
     return list(results['sizes']['seeds'])
 
 
 def markdown(results: dict) -> str:
     """All tables of a results dict."""
-    seeds, models, ks = _seeds(results), results['models'], [str(k) for k in results['sizes']['top_ks']]
+    seeds, models, ks = seeds_of(results), results['models'], [str(k) for k in results['sizes']['top_ks']]
     n = len(seeds)
     params = ', '.join(f'{label(m, results)} {c:,}' for m, c in results['params'].items())
     lines = [f"# Lab-scale experiment ({results['setting']} setting, {n} seed{'s' * (n > 1)}: "
@@ -136,74 +129,3 @@ def time_line(results: dict) -> str:
                    'of about CPU time / 2')
     return (f"Total wall time {results['total_seconds'] / 60:.1f} min, CPU time "
             f"{results.get('total_cpu_seconds', float('nan')) / 60:.1f} min ({reading}).")
-
-
-def _backbones(results: dict, seed: int) -> dict:
-    from tools.lab.lab_experiment import load_backbone, untrained_backbone
-    out = {}
-    for m in results['models']:
-        r = results['pretrain'].get(f'{m}/seed{seed}')
-        if r:
-            out[f'{m} pretrained'] = load_backbone(r['backbone'])
-            out[f'{m} untrained'] = untrained_backbone(m, seed)
-    return out
-
-
-@torch.no_grad()
-def pictures(results: dict, test, out_dir: Path, num: int = 6, top_k: int = 8) -> list[Path]:
-    """Grid of held-out images x (GT, RATS pretrained / untrained, ViT [CLS] heads, ViT + registers),
-    per-head RATS register maps of a few images, and the training curves."""
-    plt = _plt()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    seed = _seeds(results)[0]
-    bbs = _backbones(results, seed)
-    cols = ['rats pretrained', 'rats untrained', 'vit pretrained', 'vitreg pretrained']
-    cols = [c for c in cols if c in bbs]
-    x = test.tensor(slice(0, num))
-    segs = {c: PartSegmenter(bbs[c], None, top_k, 1.0)(x)[0].labels.numpy() for c in cols}
-    fig, axes = plt.subplots(num, 2 + len(cols), figsize=(2 * (2 + len(cols)), 2 * num), squeeze=False)
-    for i in range(num):
-        panels = [('image', test.images[i], None), ('ground truth', None, test.parts[i])]
-        panels += [(c, None, segs[c][i]) for c in cols]
-        for ax, (name, img, lab) in zip(axes[i], panels):
-            ax.imshow(test.images[i] if img is None else img)
-            if lab is not None:
-                ax.imshow(_label_colors(lab), cmap='tab20', alpha=0.75, interpolation='nearest')
-            ax.set_axis_off()
-            if i == 0:
-                ax.set_title(name, fontsize=8)
-    fig.suptitle(f'held-out images, top-{top_k} regions (seed {seed})', fontsize=9)
-    paths = [out_dir / 'grid.png']
-    Image.fromarray(_render(fig)).save(paths[-1])
-    plt.close(fig)
-    for state in ('pretrained', 'untrained'):
-        key = f'rats {state}'
-        if key in bbs:
-            comp = compress_attention_maps(bbs[key], x[:3]).numpy()
-            for i in range(len(comp)):
-                paths.append(out_dir / f'rats_{state}_heads_{i}.png')
-                Image.fromarray(draw_head_attention(test.images[i], comp[i], range(bbs[key].num_heads), 4,
-                                                    f'RATS {state}: last-block compress attention per head')).save(
-                    paths[-1])
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.2))
-    for m in results['models']:
-        for s in _seeds(results):
-            r = results['pretrain'].get(f'{m}/seed{s}')
-            if not r:
-                continue
-            ep = [e['epoch'] for e in r['epochs']]
-            kw = dict(color=f"C{results['models'].index(m)}", alpha=0.8,
-                      label=label(m, results) if s == _seeds(results)[0] else None)
-            for ax, k in zip(axes, ('loss', 'teacher_entropy', 'teacher_kl_uniform')):
-                ax.plot(ep, [e[k] for e in r['epochs']], **kw)
-                ax.set_title(k, fontsize=9)
-            if r['val']:
-                axes[3].plot([v['step'] for v in r['val']], [v['parts/m2o'] for v in r['val']], marker='o', **kw)
-    axes[3].set_title('val M2O (top-8), %', fontsize=9)
-    for ax in axes:
-        ax.set_xlabel('epoch')
-    axes[0].legend(fontsize=7)
-    paths.append(out_dir / 'curves.png')
-    Image.fromarray(_render(fig)).save(paths[-1])
-    plt.close(fig)
-    return paths

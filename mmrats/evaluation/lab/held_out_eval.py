@@ -1,11 +1,12 @@
-"""Held-out evaluation of the lab-scale experiment: part discovery (Eq. 7 and baselines), k-NN, diagnostics.
+"""Held-out evaluation of the lab-scale experiment: part discovery (Eq. 7 and baselines), k-NN, diagnostics
+(docs/lab_scale.md).
 
 The held-out images are drawn in memory from the ``test`` split of the
 part-structured objects (the same pixels as the files written by
 ``tools/dataset_converters/make_part_objects.py``), at their own size. Part
 discovery goes through :class:`mmrats.evaluation.PartSegmenter` and
 :class:`mmrats.evaluation.PartMetricAccumulator` (per image, averaged over
-images), exactly as ``tools/analysis/part_segmentation.py`` does.
+images), exactly as :func:`mmrats.apis.evaluate_parts` does.
 """
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ import torch
 import torch.nn.functional as F
 
 from mmrats.datasets.part_objects import PartObjectsConfig, generate_part_objects
-from mmrats.evaluation import PartMetricAccumulator, PartSegmenter, candidate_maps, compress_attention_maps
-from mmrats.evaluation.part_segmentation import default_method
+from mmrats.models.utils.candidate_maps import candidate_maps, compress_attention_maps, default_method
+from mmrats.models.utils.global_repr import global_vector, resolve_global_repr
+from mmrats.utils.images import normalize
 
-MEAN = np.array([123.675, 116.28, 103.53], np.float32)  # the DINO configs' data preprocessor (RGB)
-STD = np.array([58.395, 57.12, 57.375], np.float32)
+from ..part_metrics import PartMetricAccumulator
+from ..part_segmentation import PartSegmenter
+from ..token_diagnostics import knn_top1
 
 
 @dataclass
@@ -32,8 +35,7 @@ class HeldOut:
     categories: np.ndarray
 
     def tensor(self, sl: slice) -> torch.Tensor:
-        x = (self.images[sl].astype(np.float32) - MEAN) / STD
-        return torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
+        return normalize(self.images[sl])
 
 
 def held_out(num: int, split: str = 'test', seed: int = 0, img_size: int = 96) -> HeldOut:
@@ -158,22 +160,15 @@ def part_specialisation(backbone, data: HeldOut, method: str | None = None, batc
 
 @torch.no_grad()
 def global_features(backbone, data: HeldOut, batch: int = 100) -> torch.Tensor:
-    """L2-normalised global representation: registers' mean (RATS) or [CLS] (ViT), as DINO trains it."""
-    feats = []
-    for start in range(0, len(data.images), batch):
-        f = backbone.forward_features(data.tensor(slice(start, start + batch)))
-        g = f['cls_token'] if f['cls_token'] is not None else f['registers'].mean(1)
-        feats.append(F.normalize(g, dim=-1))
-    return torch.cat(feats)
+    """The global representation DINO trains (``'auto'``: [CLS], else the registers' mean) of every image."""
+    name = resolve_global_repr(backbone, 'auto')
+    return torch.cat([global_vector(backbone.forward_features(data.tensor(slice(start, start + batch))), name)
+                      for start in range(0, len(data.images), batch)])
 
 
 @torch.no_grad()
-def knn_top1(backbone, train: HeldOut, test: HeldOut, k: int = 10, temperature: float = 0.07) -> float:
-    """k-NN top-1 (percent) on the categories: cosine similarity, votes weighted by ``exp(sim / T)`` (DINO's)."""
-    ftr, fte = global_features(backbone.eval(), train), global_features(backbone, test)
-    sim = fte @ ftr.T
-    top, idx = sim.topk(min(k, len(ftr)), dim=1)
-    labels = torch.from_numpy(train.categories)[idx]
-    num_classes = int(max(train.categories.max(), test.categories.max())) + 1
-    votes = torch.zeros(len(fte), num_classes).scatter_add_(1, labels, (top / temperature).exp())
-    return 100.0 * float((votes.argmax(1).numpy() == test.categories).mean())
+def knn_accuracy(backbone, train: HeldOut, test: HeldOut, k: int = 10, temperature: float = 0.07) -> float:
+    """k-NN top-1 (percent) on the categories from the global representation (DINO's weighted k-NN,
+    :func:`mmrats.evaluation.token_diagnostics.knn_top1`)."""
+    return knn_top1(global_features(backbone.eval(), train), train.categories, global_features(backbone, test),
+                    test.categories, k, temperature)
