@@ -38,25 +38,28 @@ or known for the GPU when ``--amp``), the model FLOP utilisation.
 Peak memory: CUDA ``max_memory_allocated``; CPU, the peak of live tensor bytes
 replayed from the profiler's allocation events (one extra step under
 ``torch.profiler`` with ``profile_memory=True``), i.e. what the tensors
-themselves need, not the process RSS.
+themselves need, not the process RSS (:mod:`mmrats.utils.benchmark.timing`).
+
+The global representation of our rows is :mod:`mmrats.models.utils.global_repr`'s
+``'auto'`` (the registers' mean for RATS, [CLS] for the ViT); timm's is its
+[CLS]. The machinery (steps, timing, peak memory, FLOPs, the SDPA check) is
+:mod:`mmrats.utils.benchmark`; this tool holds the cases, the table and the
+command line.
 """
 import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
-from torch.utils.flop_counter import FlopCounterMode
 
 from mmrats.models import RATSViT
+from mmrats.utils.benchmark import (COMPILED, Case, Step, add_ratios, check_attention_paths, dino_step_tflop, gflops,
+                                    profile_table, run_cases)
 
 MODELS = {
     'timm ViT-S/16': None,
@@ -71,7 +74,6 @@ REFERENCE = 'timm ViT-S/16'
 DINO_MODELS = (REFERENCE, 'ViT-S/16 (mmrats mhsa)', 'RATS-S/16')
 DINO = 'DINO step 2x224+10x96'
 DINO_LOCAL, DINO_GLOBAL = 'DINO local crops 10x96', 'DINO global crops 2x224'
-COMPILED = ' [compiled]'
 DEFAULT_BATCH = dict(cpu={224: 8, 512: 2, 1024: 1, 'dino': 4}, cuda={224: 64, 512: 16, 1024: 4, 'dino': 32})
 # Dense bf16 tensor-core peaks (TFLOP/s) from the vendors' data sheets, for --amp on these GPUs.
 PEAK_BF16_TFLOPS = {'H100 PCIe': 756.0, 'H100': 989.4, 'H200': 989.4, 'A100': 312.0, 'L40S': 362.0}
@@ -94,143 +96,6 @@ def compile_backbone(model: torch.nn.Module, backend: str = 'inductor') -> torch
     """``torch.compile`` the backbone's ``forward_features`` (what DINO and :func:`tokens` call), in place."""
     model.forward_features = torch.compile(model.forward_features, backend=backend, dynamic=False)
     return model
-
-
-def set_fused(model: torch.nn.Module, fused: bool) -> None:
-    if isinstance(model, RATSViT):
-        model.set_fused_attention(fused)
-    else:  # timm
-        for m in model.modules():
-            if hasattr(m, 'fused_attn'):
-                m.fused_attn = fused
-
-
-def is_fused(model: torch.nn.Module) -> bool:
-    if isinstance(model, RATSViT):
-        return model.blocks[0].attn.fused
-    return any(getattr(m, 'fused_attn', False) for m in model.modules())
-
-
-def tokens(model: torch.nn.Module, x: torch.Tensor) -> dict:
-    """Final-layer token groups: patches, and the global representation (DINO)."""
-    if isinstance(model, RATSViT):
-        f = model.forward_features(x)
-        glob = f['registers'].mean(1) if f['registers'] is not None else f['cls_token']
-        return dict(patches=f['patch_tokens'], glob=glob)
-    f = model.forward_features(x)
-    return dict(patches=f[:, 1:], glob=f[:, 0])
-
-
-def loss_of(t: dict) -> torch.Tensor:
-    return t['patches'].float().mean() + t['glob'].float().mean()
-
-
-class Step:
-    """One timed unit of work: forward only, or forward + backward (+ a teacher's forward)."""
-
-    def __init__(self, models: list, inputs: list, backward: bool, teacher: tuple | None = None,
-                 amp: bool = False, device: str = 'cpu') -> None:
-        self.models, self.inputs, self.backward, self.teacher = models, inputs, backward, teacher
-        self.amp, self.device = amp, device
-
-    def __call__(self) -> None:
-        with torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.amp):
-            loss = 0
-            with torch.enable_grad() if self.backward else torch.no_grad():
-                for x in self.inputs:
-                    loss = loss + loss_of(tokens(self.models[0], x))
-            if self.backward:
-                loss.backward()
-                for m in self.models:
-                    m.zero_grad(set_to_none=True)
-            if self.teacher is not None:
-                with torch.no_grad():
-                    for x in self.teacher[1]:
-                        tokens(self.teacher[0], x)
-
-
-def sync(device: str) -> None:
-    if device == 'cuda':
-        torch.cuda.synchronize()
-
-
-def time_interleaved(steps: dict[str, Callable], device: str, repeats: int) -> dict[str, list[float]]:
-    """Seconds of every step, ``repeats`` rounds over all steps after one warm-up round."""
-    times = {k: [] for k in steps}
-    for i in range(repeats + 1):
-        for key, step in steps.items():
-            sync(device)
-            t0 = time.perf_counter()
-            step()
-            sync(device)
-            if i:
-                times[key].append(time.perf_counter() - t0)
-    return times
-
-
-def peak_memory(step: Step, device: str) -> int:
-    """Peak bytes of live tensors during one call of ``step`` (see module doc)."""
-    if device == 'cuda':
-        torch.cuda.synchronize()
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        step()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - base
-    from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        step()
-    events = sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start)
-    cur = peak = 0
-    for e in events:
-        cur += e.self_cpu_memory_usage
-        peak = max(peak, cur)
-    return peak
-
-
-def count_flops(model: torch.nn.Module, fn: Callable[[], None]) -> float:
-    """FLOPs of ``fn`` on the manual attention path (every matmul counted; backward included if run)."""
-    was_fused = is_fused(model)
-    set_fused(model, False)
-    try:
-        with FlopCounterMode(display=False) as counter:
-            fn()
-    finally:
-        set_fused(model, was_fused)
-    return counter.get_total_flops()
-
-
-def gflops(model: torch.nn.Module, shapes: list) -> float:
-    """Forward GFLOPs for the given input shapes."""
-    def fwd():
-        with torch.no_grad():
-            for s in shapes:
-                tokens(model, torch.randn(*s))
-    return count_flops(model, fwd) / 1e9
-
-
-def dino_step_tflop(model: torch.nn.Module) -> float:
-    """TFLOP of one DINO step per image: student fwd + bwd on 2 x 224 + 10 x 96, teacher fwd on 2 x 224."""
-    crops = [torch.randn(2, 3, 224, 224), torch.randn(10, 3, 96, 96)]
-
-    def step():
-        loss = sum(loss_of(tokens(model, x)) for x in crops)
-        loss.backward()
-        with torch.no_grad():
-            tokens(model, crops[0])
-    flops = count_flops(model, step)
-    model.zero_grad(set_to_none=True)
-    return flops / 1e12
-
-
-class Case:
-    """One row: a model, its steps, and what is known about it before timing."""
-
-    def __init__(self, section: str, name: str, batch: int, params: int, fwd: Step | None, fwdbwd: Step,
-                 gflops_: float | None, step_tflop: float | None = None) -> None:
-        self.section, self.name, self.batch, self.params = section, name, batch, params
-        self.fwd, self.fwdbwd, self.gflops, self.step_tflop = fwd, fwdbwd, gflops_, step_tflop
 
 
 def resolution_cases(res: int, names: list, args) -> list[Case]:
@@ -282,48 +147,6 @@ def dino_cases(names: list, args) -> list[Case]:
     return cases
 
 
-def run_cases(cases: list[Case], args) -> list[dict]:
-    """Time the cases interleaved (see module doc), then measure each one's peak memory."""
-    steps = {}
-    for i, c in enumerate(cases):
-        if c.fwd is not None:
-            steps[(i, 'fwd')] = c.fwd
-        steps[(i, 'fwdbwd')] = c.fwdbwd
-    times = time_interleaved(steps, args.device, args.repeats)
-    rows = []
-    for i, c in enumerate(cases):
-        t = times[(i, 'fwdbwd')]
-        row = dict(section=c.section, model=c.name, compiled=c.name.endswith(COMPILED), batch=c.batch,
-                   params=c.params, gflops=c.gflops, fwd_s=None, fwd_min_s=None,
-                   fwdbwd_s=statistics.median(t), fwdbwd_min_s=min(t), fwdbwd_all_s=t)
-        if c.fwd is not None:
-            row['fwd_s'], row['fwd_min_s'] = statistics.median(times[(i, 'fwd')]), min(times[(i, 'fwd')])
-        row['peak_mem_fwdbwd_mb'] = peak_memory(c.fwdbwd, args.device) / 2**20
-        row['img_per_s'] = c.batch / row['fwdbwd_s']
-        if c.step_tflop is not None:
-            row['step_tflop_per_img'] = c.step_tflop
-            row['achieved_tflops'] = c.step_tflop * c.batch / row['fwdbwd_s']
-            if args.peak_tflops:
-                row['mfu'] = row['achieved_tflops'] / args.peak_tflops
-        rows.append(row)
-        print(f"{c.section:<24} {c.name:<40} fwd+bwd {row['fwdbwd_s'] * 1e3:9.1f} ms "
-              f"(min {row['fwdbwd_min_s'] * 1e3:.1f})", flush=True)
-    return rows
-
-
-def add_ratios(rows: list) -> None:
-    """Ratios to the reference of the same section (compiled rows: to the compiled reference)."""
-    ref = {(r['section'], r['compiled']): r for r in rows if r['model'].removesuffix(COMPILED) == REFERENCE}
-    for r in rows:
-        base = ref.get((r['section'], r['compiled']))
-        if base is None:
-            continue
-        r['time_vs_ref'] = r['fwdbwd_s'] / base['fwdbwd_s']
-        r['time_vs_ref_min'] = r['fwdbwd_min_s'] / base['fwdbwd_min_s']
-        r['speedup_vs_ref'] = base['fwdbwd_s'] / r['fwdbwd_s']
-        r['mem_vs_ref'] = r['peak_mem_fwdbwd_mb'] / base['peak_mem_fwdbwd_mb']
-
-
 def targets(rows: list) -> list:
     """The issues' targets, checked on this run's (eager) numbers."""
     def get(section, model):
@@ -347,94 +170,26 @@ def targets(rows: list) -> list:
 
 def profile_local_crops(names: list, args, top: int = 12) -> dict[str, str]:
     """``torch.profiler`` table (top ops by self CPU time) of one student step on the local crops alone."""
-    from torch.profiler import ProfilerActivity, profile
     b = args.batch.get('dino') or DEFAULT_BATCH[args.device]['dino']
     x = torch.randn(10 * b, 3, 96, 96, device=args.device)
     tables = {}
     for name in names:
         model = build(name, 224, dynamic=True).to(args.device).train()
-        step = Step([model], [x], True, amp=args.amp, device=args.device)
-        step()
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            step()
-        tables[name] = prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=top)
+        tables[name] = profile_table(Step([model], [x], True, amp=args.amp, device=args.device), top)
         print(f'profile of the local-crop step (10 x {b} crops of 96, fwd+bwd), {name}:\n{tables[name]}', flush=True)
     return tables
 
 
-# ------------------------------------------------------------------ SDPA check
-class RecordSDPA(TorchFunctionMode):
-    """Record the arguments of every ``F.scaled_dot_product_attention`` call (copies, strides kept)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[tuple[torch.Tensor, ...]] = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        if func is F.scaled_dot_product_attention:
-            self.calls.append(tuple(torch.empty_strided(a.shape, a.stride(), dtype=a.dtype, device=a.device)
-                                    .copy_(a) for a in args[:3]))
-        return func(*args, **(kwargs or {}))
-
-
-def attention_paths(model: torch.nn.Module) -> list[str]:
-    """The SDPA calls of one block, in order."""
-    attn = model.blocks[0].attn
-    if isinstance(model, RATSViT) and model.mode == 'rats':
-        return ['compress', 'communicate', 'broadcast'] + (['parallel'] if attn.parallel else [])
-    return ['attention']
-
-
-def sdpa_kernel_name(q, k, v) -> str:
-    """The aten SDPA kernel that one unrestricted call dispatches to."""
-    from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
-        F.scaled_dot_product_attention(q, k, v)
-    names = [e.name for e in prof.events() if 'scaled_dot_product' in e.name and e.name !=
-             'aten::scaled_dot_product_attention']
-    return names[0].removeprefix('aten::') if names else 'unknown'
-
-
-def backend_accepts(backend, q, k, v) -> bool:
-    """Whether SDPA restricted to ``backend`` runs forward and backward on these exact tensors."""
-    from torch.nn.attention import sdpa_kernel
-    q, k, v = (t.detach().requires_grad_() for t in (q, k, v))
-    try:
-        with sdpa_kernel([backend]), warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            F.scaled_dot_product_attention(q, k, v).float().sum().backward()
-        return True
-    except RuntimeError:
-        return False
-
-
 def sdpa_check(names: list, args) -> list[dict]:
-    """Which SDPA kernel every attention path of every model uses (see module doc)."""
-    from torch.nn.attention import SDPBackend
-    backends = {'flash': SDPBackend.FLASH_ATTENTION, 'efficient': SDPBackend.EFFICIENT_ATTENTION,
-                'cudnn': SDPBackend.CUDNN_ATTENTION, 'math': SDPBackend.MATH}
-    b = 2
+    """Which SDPA kernel every attention path of every model uses (see module doc; timm and manual rows skipped)."""
     rows = []
     for name in names:
         if MODELS[name] is None or 'manual attn' in name:
             continue
         for res in (224, 96):
             model = build(name, 224, dynamic=True).to(args.device).train()
-            x = torch.randn(b, 3, res, res, device=args.device)
-            rec = RecordSDPA()
-            with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.amp), rec:
-                loss_of(tokens(model, x)).backward()
-            paths = attention_paths(model)
-            for path, (q, k, v) in zip(paths, rec.calls[:len(paths)]):
-                row = dict(model=name, crop=res, path=path, q=list(q.shape), k=list(k.shape), dtype=str(q.dtype),
-                           q_contiguous=q.is_contiguous(), kernel=sdpa_kernel_name(q, k, v),
-                           accepts={key: backend_accepts(be, q, k, v) for key, be in backends.items()})
-                if args.device == 'cuda':  # this path's output against float32 on the CPU
-                    ref = F.scaled_dot_product_attention(*(t.detach().float().cpu() for t in (q, k, v)))
-                    out = F.scaled_dot_product_attention(q, k, v).float().cpu()
-                    row['max_abs_err_vs_cpu_fp32'] = (out - ref).abs().max().item()
-                    row['max_abs_ref'] = ref.abs().max().item()
-                rows.append(row)
+            x = torch.randn(2, 3, res, res, device=args.device)
+            rows += [dict(model=name, crop=res, **r) for r in check_attention_paths(model, x, args.amp)]
     return rows
 
 
@@ -535,10 +290,11 @@ def main(argv=None) -> int:
                peak_tflops=args.peak_tflops, python=sys.version.split()[0], date=time.strftime('%Y-%m-%d %H:%M'))
     rows = []
     for res in args.resolutions:
-        rows += run_cases(resolution_cases(res, args.models, args), args)
+        rows += run_cases(resolution_cases(res, args.models, args), args.device, args.repeats, args.peak_tflops)
     if not args.no_dino:
-        rows += run_cases(dino_cases([m for m in args.models if m in DINO_MODELS], args), args)
-    add_ratios(rows)
+        rows += run_cases(dino_cases([m for m in args.models if m in DINO_MODELS], args), args.device, args.repeats,
+                          args.peak_tflops)
+    add_ratios(rows, REFERENCE)
     checks = targets(rows)
     sdpa = sdpa_check(args.models, args) if args.sdpa_check else None
     profiles = profile_local_crops([m for m in args.models if m in DINO_MODELS], args) if args.profile else None
