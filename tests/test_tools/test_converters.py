@@ -3,6 +3,7 @@ import pytest
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
+from mmrats.apis import load_backbone
 from mmrats.models import RATSViT
 from mmrats.models.utils import (CheckpointMismatchError, convert_rats_to_finetune, convert_vit_to_ratsvit,
                                  load_backbone_checkpoint)
@@ -82,6 +83,9 @@ def test_vit2ratsvit_cli_round_trip(tmp_path, capsys):
     ours.init_weights()
     x = torch.randn(1, 3, 64, 64)
     torch.testing.assert_close(features(ours.eval(), x)['patch_tokens'], features(ref, x)[:, 1:],
+                               atol=1e-5, rtol=0)
+    # and through the Python API, its architecture read from the file
+    torch.testing.assert_close(features(load_backbone(dst), x)['patch_tokens'], features(ref, x)[:, 1:],
                                atol=1e-5, rtol=0)
     # never overwrites what a user wrote
     assert vit2ratsvit.main([str(src), str(dst)]) == 2

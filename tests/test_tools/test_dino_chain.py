@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from mmrats.apis import load_backbone
 from mmrats.datasets.sample_photos import write_sample_photos
 from mmrats.datasets.synthetic_scenes import write_dataset
 from mmrats.models import RATSViT
@@ -56,6 +57,13 @@ def test_pretrain_extract_finetune(tmp_path):
     tuned = torch.load(seg / 'iter_2.pth', map_location='cpu', weights_only=True)['state_dict']
     for key in ('registers', 'blocks.0.attn.qkv.weight', 'blocks.3.attn.parallel_proj.weight'):
         assert torch.equal(tuned[f'backbone.{key}'], ft['state_dict'][key]), key
+    # mmrats.apis reads each file the chain wrote, its architecture from the file itself
+    for which, prefix in (('teacher', 'teacher.backbone.'), ('student', 'backbone.')):
+        got = load_backbone(ckpt, which=which).state_dict()
+        assert got.keys() == out['state_dict'].keys() and all(torch.equal(v, full[prefix + k]) for k, v in got.items())
+    assert all(torch.equal(v, out['state_dict'][k]) for k, v in load_backbone(backbone).state_dict().items())
+    tuned_bb = load_backbone(seg / 'iter_2.pth')  # an mmseg checkpoint: the backbone of its model
+    assert tuned_bb.parallel_branch and torch.equal(tuned_bb.state_dict()['registers'], tuned['backbone.registers'])
 
 
 def test_extract_errors(tmp_path):
