@@ -6,3 +6,6 @@ __all__ = ['draw_head_attention', 'draw_part_segmentation', 'draw_register_maps'
 from .part_dictionary_pictures import draw_entry_overlays, draw_part_heatmaps, draw_prototype_similarity
 
 __all__ += ['draw_entry_overlays', 'draw_part_heatmaps', 'draw_prototype_similarity']
+from .part_dictionary_show import entry_overlay_rows, save_dictionary_pictures  # noqa: E402
+
+__all__ += ['entry_overlay_rows', 'save_dictionary_pictures']

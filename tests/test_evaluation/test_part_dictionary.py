@@ -160,8 +160,8 @@ def tiny():
 def test_records_come_from_one_pass_of_the_backbone(tiny):
     backbone, split = tiny
     images, labels = split.load([0, 1])
-    from mmrats.evaluation.dictionary import normalise
-    x = normalise(images)
+    from mmrats.utils.images import normalize
+    x = normalize(images)
     feats, attn, hw = register_features_and_attention(backbone, x)
     torch.testing.assert_close(feats, backbone.forward_features(x)['registers'])
     torch.testing.assert_close(attn, register_attention_maps(backbone, x).flatten(2))

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,10 +19,23 @@ import torch
 from torch import nn
 
 from mmrats.models.utils.entry_assignment import nearest_entry
+from mmrats.utils.images import normalize
 from .labelling import EntryLabels, dictionary_scores, label_entries
 from .records import BACKGROUND, RegisterRecords, batch_records
 from .retrieval import bag_of_entries, retrieval_scores, tfidf
-from .sources import LabelledSplit, normalise
+from .sources import LabelledSplit
+
+
+def progress_lines(label: str = 'extract', every_s: float = 20.0) -> Callable[[int, int], None]:
+    """A ``progress`` for :func:`collect_records` that prints ``'{label}: done/total images'`` at most every
+    ``every_s`` seconds, and at the end."""
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        if time.time() - last[0] > every_s or done == total:
+            last[0] = time.time()
+            print(f'{label}: {done}/{total} images', flush=True)
+    return report
 
 
 @torch.no_grad()
@@ -34,7 +48,7 @@ def collect_records(backbone: nn.Module, split: LabelledSplit, batch_size: int =
     for start in range(0, len(split), batch_size):
         idx = list(range(start, min(len(split), start + batch_size)))
         images, labels = split.load(idx)
-        rec, _, _ = batch_records(backbone, normalise(images).to(device), torch.from_numpy(labels),
+        rec, _, _ = batch_records(backbone, normalize(images).to(device), torch.from_numpy(labels),
                                   split.num_labels, start, BACKGROUND)
         chunks.append(rec)
         if progress is not None:

@@ -14,7 +14,9 @@ Two sources, both with label 0 = background and ``1..P-1`` the part labels:
   part annotations' categories (PartImageNet: Quadruped, Bird, ...).
 
 Images are resized to ``img_size`` (bicubic) and label maps with the nearest
-pixel centre, as ``tools/analysis/part_segmentation.py`` does.
+pixel centre (:func:`mmrats.utils.images.load_image`,
+:func:`~mmrats.utils.images.resize_label`); a backbone takes them through
+:func:`mmrats.utils.images.normalize`.
 """
 from __future__ import annotations
 
@@ -25,13 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image
 
 from mmrats.datasets.part_datasets import PartImageNetParts
-
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)  # the DINO configs' preprocessing, on [0, 1]
-STD = np.array([0.229, 0.224, 0.225], np.float32)
+from mmrats.utils.images import load_image, resize_label
 
 
 @dataclass
@@ -61,12 +59,6 @@ class LabelledSplit:
                     category=(self.category, self.category_names))
 
 
-def normalise(images: np.ndarray) -> torch.Tensor:
-    """``(B, S, S, 3)`` uint8 RGB -> ``(B, 3, S, S)`` float32, normalised like the DINO configs."""
-    x = (images.astype(np.float32) / 255.0 - MEAN) / STD
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
-
-
 def part_objects_split(num_images: int, split: str = 'test', seed: int = 0, img_size: int = 96) -> LabelledSplit:
     """The first ``num_images`` images of a split of the part-structured objects, drawn in memory."""
     from mmrats.datasets.part_objects import PartObjectsConfig, generate_part_objects
@@ -87,14 +79,6 @@ def part_objects_split(num_images: int, split: str = 'test', seed: int = 0, img_
                          supercategory_names=list(SUPERCATEGORIES), img_size=img_size,
                          spec=dict(type='part-objects', split=split, seed=seed, num_images=num_images,
                                    img_size=img_size))
-
-
-def _resize(path: str, label: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    img = np.asarray(Image.open(path).convert('RGB').resize((size, size), Image.BICUBIC))
-    h, w = label.shape
-    rows = ((2 * np.arange(size) + 1) * h) // (2 * size)  # nearest, pixel centres
-    cols = ((2 * np.arange(size) + 1) * w) // (2 * size)
-    return img, label[rows[:, None], cols[None]]
 
 
 def partimagenet_split(root: str, split: str = 'train', img_size: int = 224,
@@ -119,8 +103,9 @@ def partimagenet_split(root: str, split: str = 'train', img_size: int = 224,
             out.append(names.index(value))
 
     def load(indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        pairs = [_resize(s.image_path, s.label, img_size) for s in (reader[i] for i in indices)]
-        return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]).astype(np.int64)
+        samples = [reader[i] for i in indices]
+        return (np.stack([load_image(s.image_path, img_size) for s in samples]),
+                np.stack([resize_label(s.label, img_size) for s in samples]).astype(np.int64))
 
     return LabelledSplit(name=f'{reader.name}-{split}', load=load, label_names=label_names,
                          category=np.array(cat_of, np.int64), category_names=cat_names,
