@@ -3,7 +3,7 @@
 Every model here is trained on RGB images normalised with the ImageNet mean
 and std (on 0-255, as the configs' ``data_preprocessor``). This module turns
 whatever a user holds (a path, a PIL image, a numpy array or a torch tensor;
-grayscale, RGBA, 16-bit or float) into an ``(H, W, 3)`` uint8 RGB array,
+grayscale, RGBA (alpha dropped), 16-bit or float) into an ``(H, W, 3)`` uint8 RGB array,
 resizes it (bicubic) and normalises a batch for a backbone. Label maps are
 resized with the nearest pixel centre, as the part benchmarks are scored.
 """
@@ -55,9 +55,8 @@ def _array_to_rgb(arr: np.ndarray, what: str) -> np.ndarray:
         raise ImageError(f'{what}: unsupported dtype')
     if out.shape[-1] == 1:
         out = np.repeat(out, 3, axis=-1)
-    elif out.shape[-1] == 4:  # RGBA over white, as a viewer shows it
-        alpha = out[..., 3:].astype(np.float32) / 255.0
-        out = (out[..., :3] * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+    elif out.shape[-1] == 4:  # alpha dropped, as PIL's convert('RGB') and mmcv's loaders do
+        out = out[..., :3]
     return np.ascontiguousarray(out)
 
 
@@ -75,8 +74,6 @@ def _open(path: Path) -> Image.Image:
 def _pil_to_rgb(img: Image.Image) -> np.ndarray:
     if img.mode in ('I;16', 'I;16B', 'I;16L', 'I'):  # 16-bit and 32-bit grayscale
         return _array_to_rgb(np.asarray(img, dtype=np.int64) if img.mode == 'I' else np.asarray(img), 'image')
-    if img.mode in ('RGBA', 'LA', 'PA') or (img.mode == 'P' and 'transparency' in img.info):
-        return _array_to_rgb(np.asarray(img.convert('RGBA')), 'image')
     return np.array(img.convert('RGB'))
 
 
@@ -86,8 +83,8 @@ def to_rgb(source: ImageLike) -> np.ndarray:
     Args:
         source: a file path; a PIL image; an ``(H, W)``, ``(H, W, C)`` or
             ``(C, H, W)`` array or tensor with C in 1, 3, 4, of uint8,
-            16-bit integers or floats on 0-1. Grayscale is repeated, RGBA
-            composed over white.
+            16-bit integers or floats on 0-1. Grayscale is repeated; RGBA
+            loses its alpha (as PIL's ``convert('RGB')`` and mmcv's loaders).
 
     Raises:
         ImageError: the file does not exist or is not an image, or the array

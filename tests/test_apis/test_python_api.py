@@ -159,8 +159,10 @@ def test_images_of_any_kind(tmp_path):
     assert gray.shape == (30, 40, 3) and np.array_equal(gray[..., 1], rgb[..., 0])
     sixteen = load_image((rgb[..., 0].astype(np.uint16) * 257))
     assert np.array_equal(sixteen[..., 0], rgb[..., 0])
-    rgba = np.concatenate([rgb, np.zeros((30, 40, 1), np.uint8)], -1)  # fully transparent: white
-    assert (load_image(rgba) == 255).all()
+    rgba = np.concatenate([rgb, np.zeros((30, 40, 1), np.uint8)], -1)  # alpha dropped, as PIL's convert('RGB')
+    assert np.array_equal(load_image(rgba), rgb)
+    Image.fromarray(rgba).save(tmp_path / 'rgba.png')
+    assert np.array_equal(load_image(tmp_path / 'rgba.png'), np.asarray(Image.open(tmp_path / 'rgba.png').convert('RGB')))
     assert np.array_equal(load_image(rgb.astype(np.float32) / 255), rgb)
     Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(tmp_path / 'g16.png')
     assert np.array_equal(load_image(tmp_path / 'g16.png')[..., 2], rgb[..., 0])

@@ -8,8 +8,9 @@ from PIL import Image
 from pycocotools import mask as mask_util
 
 from mmrats.datasets import (CLASSES, DET_METAINFO, SEG_METAINFO, SyntheticSceneSegDataset, generate_scene,
-from tests.conftest import load_tool
                              write_dataset)
+from tests.conftest import load_tool
+
 make_synthetic_scenes = load_tool('tools/dataset_converters/make_synthetic_scenes.py')
 
 # pycocotools' decode under numpy 2 (not ours): the masks are still correct
