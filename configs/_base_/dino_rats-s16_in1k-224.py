@@ -7,6 +7,13 @@
 # for 1 epoch, bf16 mixed precision.
 _base_ = ['./dino_multicrop_in1k-224.py', 'mmpretrain::_base_/default_runtime.py']
 
+# The config brings its own modules: `custom_imports` imports mmrats when the config is read, so the
+# stock entry points (MMSegInferencer, DetInferencer, init_model, mmpretrain.get_model, ...) have the mmrats
+# registries and its torch >= 2.6 checkpoint allow-list (mmrats/utils/torch_compat.py) before they read a
+# checkpoint. Set here in each of the 3 bases every config inherits (not in a shared file):
+# mmengine refuses a key that two sibling bases both set, and mmseg's Mask2Former base sets this one.
+custom_imports = dict(imports=['mmrats'], allow_failed_imports=False)
+
 embed_dims = 384
 max_epochs = 300
 warmup_epochs = 10

@@ -3,6 +3,15 @@
 # Leaf configs choose the backbone (RATS or the DINO ViT), its weights and the query source.
 _base_ = ['mmseg::mask2former/mask2former_r50_8xb2-160k_ade20k-512x512.py']
 
+# The config brings its own modules: `custom_imports` imports mmrats when the config is read, so the
+# stock entry points (MMSegInferencer, DetInferencer, init_model, mmpretrain.get_model, ...) have the mmrats
+# registries and its torch >= 2.6 checkpoint allow-list (mmrats/utils/torch_compat.py) before they read a
+# checkpoint. Set here in each of the 3 bases every config inherits (not in a shared file):
+# mmengine refuses a key that two sibling bases both set, and mmseg's Mask2Former base sets this one.
+# It replaces that base's imports='mmdet.models': the mmdet modules its model names ('mmdet.' types)
+# are imported by the registry on lookup.
+custom_imports = dict(imports=['mmrats'], allow_failed_imports=False)
+
 embed_dims = 384
 model = dict(
     backbone=dict(

@@ -3,6 +3,13 @@
 # AdamW) with batch 8 = 8 GPUs x 1. Leaf configs choose the backbone, its weights and queries.
 _base_ = ['mmdet::mask2former/mask2former_r50_8xb2-lsj-50e_coco.py']
 
+# The config brings its own modules: `custom_imports` imports mmrats when the config is read, so the
+# stock entry points (MMSegInferencer, DetInferencer, init_model, mmpretrain.get_model, ...) have the mmrats
+# registries and its torch >= 2.6 checkpoint allow-list (mmrats/utils/torch_compat.py) before they read a
+# checkpoint. Set here in each of the 3 bases every config inherits (not in a shared file):
+# mmengine refuses a key that two sibling bases both set, and mmseg's Mask2Former base sets this one.
+custom_imports = dict(imports=['mmrats'], allow_failed_imports=False)
+
 embed_dims = 384
 model = dict(
     backbone=dict(
