@@ -70,6 +70,17 @@ def test_the_documented_examples_run(demo_dir, monkeypatch):
     assert ns['vit'].mode == 'mhsa' and ns['tiny'].num_registers == 8
 
 
+def test_the_readme_example_runs(demo_dir, monkeypatch):
+    monkeypatch.chdir(demo_dir)
+    blocks = [b for b in re.findall(r'```python\n(.*?)```', (REPO / 'README.md').read_text(), re.S)
+              if 'mmrats.apis' in b]
+    assert len(blocks) == 1
+    ns: dict = {}
+    exec(compile(blocks[0], 'README.md', 'exec'), ns)  # noqa: S102
+    assert ns['parts'].labels.shape == (96, 96) and len(ns['maps'].indices) == 16
+    assert ns['feats']['global'].shape == (1, 64) and ns['baseline'].num_registers == ns['rats'].num_registers
+
+
 def test_every_kind_of_file_gives_the_same_teacher(demo_dir):
     ckpt = demo_dir / 'work_dirs/dino_demo/rats/epoch_12.pth'
     full = torch.load(ckpt, map_location='cpu', weights_only=True)['state_dict']

@@ -110,7 +110,7 @@ def test_two_process_dino_pretraining(tmp_path):
     photos, wd = tmp_path / 'photos', tmp_path / 'dist'
     write_sample_photos(str(photos), max_side=128)
     cfg = Config.fromfile(DINO)  # the demo config plus a hook recording every rank's center updates
-    cfg.custom_imports = dict(imports=['tests.test_tools.dino_center_probe'], allow_failed_imports=False)
+    cfg.custom_imports = dict(imports=['mmrats', 'tests.test_tools.dino_center_probe'], allow_failed_imports=False)
     cfg.custom_hooks.append(dict(type='DINOCenterProbeHook'))
     cfg.dump(str(tmp_path / 'dino_probe.py'))
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(REPO))
