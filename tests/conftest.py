@@ -48,6 +48,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def tiny_dictionary_inputs():
+    """A tiny lab-size RATS (8-pixel patches), 18 part-object test images at 32 px and their register records:
+    what the part-dictionary tests build on."""
+    from mmrats.evaluation.dictionary import collect_records, part_objects_split
+    from mmrats.models import RATSViT
+    torch.manual_seed(0)
+    backbone = RATSViT(arch='tiny', img_size=32, patch_size=8).eval()
+    split = part_objects_split(18, 'test', img_size=32)
+    return backbone, split, collect_records(backbone, split, batch_size=9)
+
+
 def write_scenes(tmp_path_factory, num_train: int, num_val: int, size: int = 128, seed: int = 0) -> Path:
     """A small synthetic scene dataset (ADE20K + COCO layouts) in a fresh temporary folder."""
     from mmrats.datasets.synthetic_scenes import write_dataset

@@ -6,19 +6,15 @@ import pytest
 import torch
 
 from mmrats.evaluation.dictionary import (PartDictionary, backbone_meta, codebook_dictionary, codebook_entries,
-                                          collect_records, dictionary_scores, evaluate_dictionary,
-                                          evaluation_summary, kmeans_dictionary, kmeans_entries, label_dictionary,
-                                          markdown, part_objects_split, progress_lines, results_table, row,
-                                          write_results)
-from mmrats.models import RATSViT
+                                          dictionary_scores, evaluate_dictionary, evaluation_summary,
+                                          kmeans_dictionary, kmeans_entries, label_dictionary, markdown,
+                                          progress_lines, results_table, row, write_results)
+from tests.conftest import tiny_dictionary_inputs
 
 
 @pytest.fixture(scope='module')
 def tiny():
-    torch.manual_seed(0)
-    backbone = RATSViT(arch='tiny', img_size=32, patch_size=8).eval()
-    split = part_objects_split(18, 'test', img_size=32)
-    return backbone, split, collect_records(backbone, split, batch_size=9)
+    return tiny_dictionary_inputs()
 
 
 def test_codebook_entries_teacher_student_and_errors(tmp_path):

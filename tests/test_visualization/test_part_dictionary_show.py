@@ -5,20 +5,16 @@ import pytest
 import torch
 from PIL import Image
 
-from mmrats.evaluation.dictionary import (EntryLabels, PartDictionary, collect_records, label_entries,
-                                          part_objects_split)
+from mmrats.evaluation.dictionary import EntryLabels, PartDictionary, label_entries
 from mmrats.evaluation.part_segmentation import register_attention_maps
-from mmrats.models import RATSViT
 from mmrats.utils.images import normalize
 from mmrats.visualization import entry_overlay_rows, save_dictionary_pictures
+from tests.conftest import tiny_dictionary_inputs
 
 
 @pytest.fixture(scope='module')
 def tiny():
-    torch.manual_seed(0)
-    backbone = RATSViT(arch='tiny', img_size=32, patch_size=8).eval()
-    split = part_objects_split(18, 'test', img_size=32)
-    return backbone, split, collect_records(backbone, split, batch_size=9)
+    return tiny_dictionary_inputs()
 
 
 def one_entry(rec, split, part: int) -> PartDictionary:
