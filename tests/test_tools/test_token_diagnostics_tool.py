@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from mmrats.apis import extract_backbone
 from mmrats.models import RATSViT
 from tests.conftest import load_tool, write_scenes
 
@@ -84,15 +85,13 @@ def test_global_repr_comes_from_the_dino_config(tmp_path):
     model, _ = tool.load_model(tool.parse_args(['--checkpoint', str(ckpt)]))
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), bb.state_dict().values()))
     # a backbone extracted from it remembers where it came from
-    dino2backbone = load_tool('tools/model_converters/dino2backbone.py')
-    dst = tmp_path / 'teacher_backbone.pth'
-    assert dino2backbone.main([str(ckpt), str(dst)]) == 0
+    dst = extract_backbone(ckpt, tmp_path / 'teacher_backbone.pth')
     out2 = tmp_path / 'backbone'
     assert tool.main([*SMALL, '--checkpoint', str(dst), '--out-dir', str(out2), '--pictures', '0',
                       '--lastvit-top-k', '0.5']) == 0
     res2 = json.loads((out2 / 'results.json').read_text())
     assert res2['global_repr'] == 'lastvit' and res2['settings']['lastvit']['top_k'] == 0.5
-    assert res2['model']['source'].startswith('backbone converted from')
+    assert res2['model']['source'] == f'backbone (teacher) converted from {ckpt}'  # mmrats.apis' description
     # overriding: [CLS], as a plain ViT is read
     assert tool.main([*SMALL, '--checkpoint', str(dst), '--global-repr', 'cls', '--out-dir', str(out2),
                       '--pictures', '0']) == 0
