@@ -1,4 +1,5 @@
-"""Backbone files from DINO pretraining checkpoints (paper §3.1: the teacher is what DINO evaluates and transfers)."""
+"""Backbone files: the teacher of a DINO checkpoint (paper §3.1: what DINO evaluates and transfers), and the
+fine-tuning form of a RATS backbone (the parallel full-rank branch, spec "Fine-tuning")."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +11,32 @@ from mmrats.models.utils.ckpt_convert import verified_finetune_state_dict
 from .weights import BackboneLoadError, PathLike, load_backbone, read_backbone_weights
 
 PARALLEL_QKV = ('shared', 'separate')
+
+
+def _writable(dst: PathLike, force: bool, parallel_qkv: str) -> Path:
+    dst = Path(dst)
+    if dst.exists() and not force:
+        raise FileExistsError(f'{dst} exists; pass force=True (--force) to overwrite it')
+    if parallel_qkv not in PARALLEL_QKV:
+        raise BackboneLoadError(f'parallel_qkv={parallel_qkv!r}: choose one of {PARALLEL_QKV}')
+    return dst
+
+
+def _with_branch(pretrained, config: dict, parallel_qkv: str, src, dst: Path) -> tuple[dict, dict, float]:
+    """The fine-tuning state dict (checked to compute the pretrained function), its config, the difference."""
+    config = {k: v for k, v in config.items() if k not in ('parallel_branch', 'parallel_qkv')}
+    try:
+        sd, diff = verified_finetune_state_dict(pretrained, config, parallel_qkv, source=f'{dst} (fine-tuning backbone)')
+    except ValueError as e:
+        raise BackboneLoadError(f'{src}: {e}') from None
+    return sd, dict(config, parallel_branch=True, parallel_qkv=parallel_qkv), diff
+
+
+def _save(sd: dict, config: dict, dst: Path, src, **meta) -> Path:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(dict(state_dict=sd, meta=dict(backbone=dict(type='mmrats.RATSViT', **config),
+                                             converted_from=str(src), **meta)), dst)
+    return dst
 
 
 def extract_backbone(src: PathLike, dst: PathLike, which: str = 'teacher', finetune: bool = False,
@@ -37,24 +64,43 @@ def extract_backbone(src: PathLike, dst: PathLike, which: str = 'teacher', finet
         FileExistsError: ``dst`` exists and ``force`` is False (nothing is overwritten).
         BackboneLoadError: ``src`` is not a DINO checkpoint of a RATSViT, or a ViT with ``finetune``.
     """
-    dst = Path(dst)
-    if dst.exists() and not force:
-        raise FileExistsError(f'{dst} exists; pass force=True (--force) to overwrite it')
-    if parallel_qkv not in PARALLEL_QKV:
-        raise BackboneLoadError(f'parallel_qkv={parallel_qkv!r}: choose one of {PARALLEL_QKV}')
+    dst = _writable(dst, force, parallel_qkv)
     w = read_backbone_weights(src, which)
     if w.kind != 'dino':
         raise BackboneLoadError(f'{src} is a {w.kind} file ({w.source}), not a DINO pretraining checkpoint '
                                 '(tools/train.py with a configs/dino config): it has no teacher.backbone.* weights')
-    pretrained = load_backbone(src, which)
-    sd, cfg = pretrained.state_dict(), dict(type='mmrats.RATSViT', **w.config)
+    pretrained = load_backbone(w)
+    sd, config = pretrained.state_dict(), w.config
     if finetune:
-        try:
-            sd, _ = verified_finetune_state_dict(pretrained, w.config, parallel_qkv,
-                                                 source=f'{dst} (fine-tuning backbone)')
-        except ValueError as e:
-            raise BackboneLoadError(f'{src}: {e}') from None
-        cfg.update(parallel_branch=True, parallel_qkv=parallel_qkv)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(dict(state_dict=sd, meta=dict(backbone=cfg, converted_from=str(src), which=which)), dst)
-    return dst
+        sd, config, _ = _with_branch(pretrained, w.config, parallel_qkv, src, dst)
+    return _save(sd, config, dst, src, which=which)
+
+
+def finetune_backbone(src: PathLike, dst: PathLike, parallel_qkv: str = 'shared', prefix: str | None = None,
+                      num_heads: int | None = None, force: bool = False) -> dict:
+    """Write the fine-tuning form of any RATS backbone file: the parallel full-rank branch of every block added,
+    zero output projection (a separate qkv starts as a copy of qkv), so that it computes the pretrained function.
+
+    Args:
+        src: any weights file :func:`~mmrats.apis.load_backbone` reads that holds a RATS backbone without the
+            branch (of a DINO checkpoint: the teacher).
+        dst: the file to write.
+        parallel_qkv: ``'shared'`` or ``'separate'``.
+        prefix, num_heads: as :func:`~mmrats.apis.read_backbone_weights`.
+        force: overwrite an existing ``dst``.
+
+    Returns:
+        ``dict(path=dst, pretrained_tensors=N, added_tensors=M, max_difference=...)``: the largest difference
+        between the two backbones' outputs on a random image.
+
+    Raises:
+        FileExistsError, BackboneLoadError: as :func:`extract_backbone`; also a ViT or a backbone that has the
+            branch already.
+    """
+    dst = _writable(dst, force, parallel_qkv)
+    w = read_backbone_weights(src, prefix=prefix, num_heads=num_heads)
+    pretrained = load_backbone(w)
+    sd, config, diff = _with_branch(pretrained, w.config, parallel_qkv, src, dst)
+    _save(sd, config, dst, src)
+    return dict(path=dst, pretrained_tensors=len(w.state_dict), added_tensors=len(sd) - len(w.state_dict),
+                max_difference=diff)

@@ -116,13 +116,15 @@ def infer_backbone_config(state_dict: dict, num_heads: int | None = None) -> dic
     return kwargs
 
 
-def read_backbone_weights(path: PathLike, which: str = 'teacher', prefix: str | None = None) -> BackboneWeights:
+def read_backbone_weights(path: PathLike, which: str = 'teacher', prefix: str | None = None,
+                          num_heads: int | None = None) -> BackboneWeights:
     """The backbone a weights file describes: its kind, ``RATSViT`` arguments and tensors.
 
     Args:
         path: any weights file of the module docstring.
         which: of a DINO checkpoint, ``'teacher'`` (what DINO evaluates and transfers) or ``'student'``.
         prefix: take the tensors under this key prefix instead (e.g. ``'backbone.'``).
+        num_heads: of a bare state dict whose width has no standard number of heads.
 
     Raises:
         BackboneLoadError: the file is missing, unreadable or holds no RATSViT backbone.
@@ -168,7 +170,8 @@ def read_backbone_weights(path: PathLike, which: str = 'teacher', prefix: str | 
                 '(patch_embed.*, blocks.*); an official DINO or timm file must first be converted with '
                 'tools/model_converters/vit2ratsvit.py')
         try:
-            kind, config, source = 'state_dict', infer_backbone_config(sd), 'bare state dict (architecture from keys)'
+            kind, source = 'state_dict', 'bare state dict (architecture from keys)'
+            config = infer_backbone_config(sd, num_heads)
         except (KeyError, ValueError) as e:
             raise BackboneLoadError(f'weights file {str(p)!r}: {e}') from None
     if not sd:
@@ -188,15 +191,17 @@ def _build(config: dict, what: str) -> RATSViT:
         raise BackboneLoadError(f'{what}: cannot build RATSViT({config}): {e}') from None
 
 
-def load_backbone(path: PathLike, which: str = 'teacher', prefix: str | None = None,
-                  device: str | torch.device = 'cpu', **overrides) -> RATSViT:
+def load_backbone(path: PathLike | BackboneWeights, which: str = 'teacher', prefix: str | None = None,
+                  device: str | torch.device = 'cpu', num_heads: int | None = None, **overrides) -> RATSViT:
     """The backbone of any weights file, built from the file's own description and loaded strictly.
 
     Args:
-        path: a weights file (module docstring).
+        path: a weights file (module docstring), or what :func:`read_backbone_weights` read of one (then
+            ``which``, ``prefix`` and ``num_heads`` are those it was read with).
         which: ``'teacher'`` or ``'student'`` of a DINO checkpoint.
         prefix: key prefix of the backbone's tensors, if not the file's own.
         device: where the model goes.
+        num_heads: of a bare state dict whose width has no standard number of heads.
         **overrides: ``RATSViT`` arguments to change, e.g. ``img_size=512`` (the position embedding is
             resized) or ``mode='mhsa'`` for a bare state dict.
 
@@ -206,7 +211,7 @@ def load_backbone(path: PathLike, which: str = 'teacher', prefix: str | None = N
     Raises:
         BackboneLoadError: the file holds no backbone, or its tensors do not fit (every key named).
     """
-    w = read_backbone_weights(path, which, prefix)
+    w = path if isinstance(path, BackboneWeights) else read_backbone_weights(path, which, prefix, num_heads)
     model = _build({**w.config, **overrides}, f'weights file {w.path!r}')
     try:
         check_state_dict(model, w.state_dict, source=f'weights file {w.path!r} ({w.source})')

@@ -10,7 +10,7 @@ from mmengine.config import Config
 from PIL import Image
 
 from mmrats.apis import (BackboneLoadError, ImageError, backbone_config, compress_attention, discover_parts,
-                         extract_backbone, extract_features, load_backbone, load_image, normalize,
+                         extract_backbone, extract_features, finetune_backbone, load_backbone, load_image, normalize,
                          read_backbone_weights, register_maps, untrained_backbone)
 from mmrats.evaluation import PartSegmenter
 from mmrats.models import RATSViT
@@ -160,6 +160,21 @@ def test_extract_refuses_to_overwrite_and_non_dino_files(demo_dir, tmp_path):
     torch.testing.assert_close(load_backbone(ft)(x)[0], load_backbone(ckpt)(x)[0], atol=1e-5, rtol=0)
     with pytest.raises(BackboneLoadError, match='not a DINO pretraining checkpoint'):
         extract_backbone(demo_dir / 'work_dirs/dino_demo/rats_teacher_backbone.pth', tmp_path / 'c.pth')
+
+
+def test_finetune_backbone_of_any_rats_file(demo_dir, tmp_path):
+    teacher = demo_dir / 'work_dirs/dino_demo/rats_teacher_backbone.pth'
+    r = finetune_backbone(teacher, tmp_path / 'ft.pth', parallel_qkv='separate')
+    assert r['added_tensors'] == 4 * 4 and r['max_difference'] < 1e-5  # per block: parallel_{proj,qkv}.{weight,bias}
+    ft = load_backbone(r['path'])
+    x = torch.randn(1, 3, 96, 96)
+    assert ft.parallel_branch and torch.allclose(ft(x)[0], load_backbone(teacher)(x)[0], atol=1e-5)
+    with pytest.raises(BackboneLoadError, match='already has a parallel branch'):
+        finetune_backbone(r['path'], tmp_path / 'again.pth')
+    torch.save(RATSViT(**TINY, mode='mhsa').state_dict(), tmp_path / 'vit.pth')
+    with pytest.raises(BackboneLoadError, match='RATS option'):
+        finetune_backbone(tmp_path / 'vit.pth', tmp_path / 'vit_ft.pth')
+    assert not (tmp_path / 'again.pth').exists() and not (tmp_path / 'vit_ft.pth').exists()
 
 
 def test_images_of_any_kind(tmp_path):

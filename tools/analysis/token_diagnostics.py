@@ -80,7 +80,7 @@ def load_model(args) -> tuple[RATSViT, dict]:
         raise InputError(f'--checkpoint {path} does not exist')
     try:
         weights = read_backbone_weights(path, 'teacher')
-        model = load_backbone(path, 'teacher')
+        model = load_backbone(weights)
     except BackboneLoadError as e:
         raise InputError(f'cannot load --checkpoint: {_one_line(e)}') from None
     info['source'] = weights.source

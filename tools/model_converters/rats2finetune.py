@@ -7,16 +7,14 @@
 Adds the parallel full-rank branch of every block, initialised as the spec
 says (zero output projection; a separate qkv starts as a copy of qkv), checks
 the result strictly against ``RATSViT(mode='rats', parallel_branch=True)`` and
-checks that it computes the same function as the pretrained backbone.
+checks that it computes the same function as the pretrained backbone
+(``mmrats.apis.finetune_backbone``). SRC is any file ``mmrats.apis.load_backbone``
+reads (of a DINO checkpoint: the teacher; ``--prefix backbone.`` for the student).
 """
 import argparse
 import sys
 
-import torch
-
-from mmrats.models import RATSViT
-from mmrats.models.utils import CheckpointMismatchError, check_state_dict, extract_state_dict
-from mmrats.models.utils.ckpt_convert import check_rats_pretrained, infer_vit_arch, verified_finetune_state_dict
+from mmrats.apis import BackboneLoadError, finetune_backbone
 from mmrats.utils.cli import check_paths
 
 
@@ -38,32 +36,14 @@ def main(argv=None) -> int:
     paths = check_paths(args.src, args.dst, args.force)
     if paths is None:
         return 2
-    src, dst = paths
-    ckpt = torch.load(src, map_location='cpu', weights_only=False)
-    prefix = args.prefix
-    if prefix is None:
-        raw = extract_state_dict(ckpt)
-        prefix = 'backbone.' if 'registers' not in raw and 'backbone.registers' in raw else None
-    pre = extract_state_dict(ckpt, prefix)
     try:
-        check_rats_pretrained(pre)
-        kwargs = infer_vit_arch(pre, args.num_heads)
-        kwargs.update(mode='rats', with_cls_token=False, num_registers=pre['registers'].shape[1],
-                      learned_communicate='blocks.0.attn.comm_qkv' in pre)
-        pretrained = RATSViT(**kwargs).eval()
-        check_state_dict(pretrained, pre, source=f'{src} (pretrained backbone)')
-        pretrained.load_state_dict(pre, strict=True)
-        sd, diff = verified_finetune_state_dict(pretrained, kwargs, args.parallel_qkv,
-                                                source=f'{dst} (fine-tuning backbone)')
-    except (ValueError, KeyError, CheckpointMismatchError) as e:
+        r = finetune_backbone(*paths, parallel_qkv=args.parallel_qkv, prefix=args.prefix, num_heads=args.num_heads,
+                              force=args.force)
+    except BackboneLoadError as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    cfg = dict(type='mmrats.RATSViT', **kwargs, parallel_branch=True, parallel_qkv=args.parallel_qkv)
-    torch.save(dict(state_dict=sd, meta=dict(backbone=cfg, converted_from=str(src))), dst)
-    added = len(sd) - len(pre)
-    print(f'wrote {dst}: {len(pre)} pretrained tensors + {added} parallel-branch tensors; '
-          f'max |f_finetune - f_pretrained| on a random image = {diff:.2e}')
+    print(f"wrote {r['path']}: {r['pretrained_tensors']} pretrained tensors + {r['added_tensors']} parallel-branch "
+          f"tensors; max |f_finetune - f_pretrained| on a random image = {r['max_difference']:.2e}")
     return 0
 
 
