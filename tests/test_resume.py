@@ -53,7 +53,8 @@ class Probe(Hook):
 
 def make_runner(work_dir, max_iters, resume=False):
     torch.manual_seed(0)
-    runner = Runner(model=TinyRegression(), work_dir=str(work_dir),
+    run = next(_RUNS)  # runners made within one second would share mmengine's timestamp name (and warn)
+    runner = Runner(model=TinyRegression(), work_dir=str(work_dir), experiment_name=f'resume-test-{run}',
                     train_dataloader=dict(dataset=RandomData(), batch_size=2, num_workers=0,
                                           sampler=dict(type='DefaultSampler', shuffle=True, seed=0),
                                           collate_fn=dict(type='default_collate')),
@@ -61,7 +62,7 @@ def make_runner(work_dir, max_iters, resume=False):
                     optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-3)),
                     default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=2, by_epoch=False),
                                        logger=dict(type='LoggerHook', interval=1)),
-                    visualizer=dict(type='Visualizer', name=f'resume-test:{next(_RUNS)}'),
+                    visualizer=dict(type='Visualizer', name=f'resume-test:{run}'),
                     resume=resume, randomness=dict(seed=0), default_scope='mmengine')
     runner.probe = Probe()
     runner.register_hook(runner.probe)
