@@ -73,7 +73,7 @@ def extract_backbone(src: PathLike, dst: PathLike, which: str = 'teacher', finet
     sd, config = pretrained.state_dict(), w.config
     if finetune:
         sd, config, _ = _with_branch(pretrained, w.config, parallel_qkv, src, dst)
-    return _save(sd, config, dst, src, which=which)
+    return _save(sd, config, dst, src, which=which, pretraining=w.pretraining)
 
 
 def finetune_backbone(src: PathLike, dst: PathLike, parallel_qkv: str = 'shared', prefix: str | None = None,

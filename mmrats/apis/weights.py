@@ -50,17 +50,27 @@ class BackboneWeights:
         kind: ``'backbone'``, ``'dino'``, ``'model'`` or ``'state_dict'`` (see the module docstring).
         config: the ``RATSViT`` keyword arguments (no ``type``, no ``init_cfg``).
         state_dict: the backbone's tensors, keys as ``RATSViT.state_dict()``.
-        pretraining: the DINO ``model`` config it was pretrained with (``global_repr``, ``lastvit``, ...),
-            read from the file or from the DINO checkpoint a backbone file was extracted from; else None.
         source: a short description for messages and reports.
+        pretraining: (property) the DINO ``model`` config it was pretrained with (``global_repr``, ``lastvit``,
+            ...): from the file, or from the DINO checkpoint a backbone file was extracted from (read only when
+            asked for, and only if the file names one that is there); else None.
     """
 
     path: str
     kind: str
     config: dict
     state_dict: dict = field(repr=False)
-    pretraining: dict | None = None
     source: str = ''
+    _pretraining: dict | None = field(default=None, repr=False)
+    _extracted_from: str | None = field(default=None, repr=False)
+
+    @property
+    def pretraining(self) -> dict | None:
+        if self._pretraining is None and self._extracted_from and Path(self._extracted_from).is_file():
+            meta = (_load(Path(self._extracted_from)) or {}).get('meta') or {}
+            self._pretraining = _config_model(meta['cfg']) if isinstance(meta.get('cfg'), str) else None
+            self._extracted_from = None
+        return self._pretraining
 
 
 def _load(path: Path) -> object:
@@ -135,15 +145,14 @@ def read_backbone_weights(path: PathLike, which: str = 'teacher', prefix: str | 
     ckpt = _load(p)
     meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
     meta = meta if isinstance(meta, dict) else {}
-    pretraining = None
+    pretraining, extracted_from = None, None
     if isinstance(meta.get('backbone'), dict):
         kind, config = 'backbone', _arch_args(meta['backbone'])
         sd = extract_state_dict(ckpt, prefix)
         src = meta.get('converted_from')
         source = f"backbone{' (' + meta['which'] + ')' if meta.get('which') else ''} converted from {src}"
-        if src and Path(src).is_file():
-            src_meta = (_load(Path(src)) or {}).get('meta') or {}
-            pretraining = _config_model(src_meta['cfg']) if src_meta.get('cfg') else None
+        pretraining = meta.get('pretraining')  # extract_backbone keeps it; older files name their source
+        extracted_from = None if pretraining is not None else src
     elif isinstance(meta.get('cfg'), str):
         model = _config_model(meta['cfg'])
         backbone = model.get('backbone') or {}
@@ -176,7 +185,7 @@ def read_backbone_weights(path: PathLike, which: str = 'teacher', prefix: str | 
             raise BackboneLoadError(f'weights file {str(p)!r}: {e}') from None
     if not sd:
         raise BackboneLoadError(f'weights file {str(p)!r} ({source}) has no tensors under {prefix!r}')
-    return BackboneWeights(str(p), kind, config, sd, pretraining, source)
+    return BackboneWeights(str(p), kind, config, sd, source, pretraining, extracted_from)
 
 
 def backbone_config(path: PathLike, which: str = 'teacher') -> dict:

@@ -91,8 +91,14 @@ def test_every_kind_of_file_gives_the_same_teacher(demo_dir):
         assert torch.equal(student.state_dict()[k], full[f'backbone.{k}']), k
     assert not torch.equal(teacher.registers, student.registers)
     assert read_backbone_weights(ckpt).kind == 'dino' and read_backbone_weights(ckpt).pretraining['type'] == 'mmrats.DINO'
-    w = read_backbone_weights(demo_dir / 'work_dirs/dino_demo/rats_teacher_backbone.pth')
-    assert w.kind == 'backbone' and w.pretraining['global_repr'] == 'auto'  # from the checkpoint it came from
+    backbone_file = demo_dir / 'work_dirs/dino_demo/rats_teacher_backbone.pth'
+    w = read_backbone_weights(backbone_file)
+    assert w.kind == 'backbone' and w.pretraining['global_repr'] == 'auto'  # kept by the extraction
+    saved = torch.load(backbone_file, map_location='cpu', weights_only=True)
+    assert saved['meta']['pretraining']['global_repr'] == 'auto'  # no need to read the DINO checkpoint again
+    del saved['meta']['pretraining']  # a file extracted before: its DINO checkpoint is read when asked
+    torch.save(saved, demo_dir / 'older.pth')
+    assert read_backbone_weights(demo_dir / 'older.pth').pretraining['type'] == 'mmrats.DINO'
     # a bare state dict: the architecture read off the keys
     torch.save(teacher.state_dict(), demo_dir / 'bare.pth')
     bare = load_backbone(demo_dir / 'bare.pth')
