@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train with an mmseg, mmdet or mmpretrain config; the config's ``default_scope`` decides.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--auto-scale-lr]
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi] [--show-dir DIR]
 
 The standard OpenMMLab command line (as mmseg/mmdet/mmpretrain's own
@@ -10,6 +10,11 @@ tools/train.py). Before the runner is built, a pre-flight
 file the run would load (``init_cfg`` checkpoints, ``load_from``, ``--resume
 PATH``) and that the classes of the config, its head and its annotations agree;
 a problem is one ``error:`` line on stderr and exit status 2.
+
+``--amp``: bf16 autocast where the CUDA device supports it, float16 with loss scaling where it
+does not, float32 without CUDA (``mmrats.utils.run_config.set_precision``). ``--auto-scale-lr``:
+the lr scaled by (GPUs x batch per GPU) / ``auto_scale_lr.base_batch_size`` (mmengine's linear
+rule, as mmdet's and mmseg's ``--auto-scale-lr``); the DINO configs scale so by default.
 """
 import argparse
 import os
@@ -29,7 +34,10 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)')
     p.add_argument('--resume', nargs='?', type=str, const='auto',
                    help='resume from CKPT, or from the latest checkpoint in the work dir if no CKPT')
-    p.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    p.add_argument('--amp', action='store_true',
+                   help='automatic mixed precision: bf16 where the GPU supports it, else float16 with loss scaling')
+    p.add_argument('--auto-scale-lr', action='store_true',
+                   help='scale the lr by (GPUs x batch per GPU) / auto_scale_lr.base_batch_size of the config')
     p.add_argument('--show-dir', help='also render validation predictions as images into WORK_DIR/SHOW_DIR')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys: key=value')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')

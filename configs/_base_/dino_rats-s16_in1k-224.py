@@ -61,5 +61,8 @@ default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(interval=10, max_keep_ckpts=3))
 log_processor = dict(window_size=50)
-auto_scale_lr = dict(enable=False, base_batch_size=768)
+# DINO's rule, lr = 5e-4 x total batch / 256: the lr above is written for the total batch 768
+# (8 GPUs x 96), and mmengine's Runner scales it by (GPUs x train_dataloader.batch_size) / 768 on any
+# other count (4 GPUs x 96: 7.5e-4, 16 x 96: 3e-3). Off: --cfg-options auto_scale_lr.enable=False.
+auto_scale_lr = dict(enable=True, base_batch_size=768)
 find_unused_parameters = False

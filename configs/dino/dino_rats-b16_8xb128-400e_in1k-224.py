@@ -26,4 +26,4 @@ custom_hooks = [
          base_momentum=0.996, end_momentum=1.0),
     dict(type='mmrats.FreezeLastLayerHook', freeze_epochs=3, prefix='neck.last_layer'),
 ]
-auto_scale_lr = dict(base_batch_size=1024)
+auto_scale_lr = dict(base_batch_size=1024)  # the lr's batch; DINO's rule scales it (7.5e-4 x total / 256)

@@ -1,8 +1,14 @@
 """The config handling that tools/train.py and tools/test.py share.
 
 Standard OpenMMLab command-line semantics: ``--work-dir`` (default
-``work_dirs/<config name>``), ``--resume [CKPT]``, ``--amp``, ``--show-dir``,
-``--cfg-options``, ``--launcher``.
+``work_dirs/<config name>``), ``--resume [CKPT]``, ``--amp``, ``--auto-scale-lr``
+(tools/train.py), ``--show-dir``, ``--cfg-options``, ``--launcher``.
+
+Precision (``--amp`` and the configs that declare ``AmpOptimWrapper`` themselves, the DINO ones):
+bf16 autocast without loss scaling on a CUDA device with native bf16 (compute capability >= 8:
+A100, H100, RTX 30xx/40xx), float16 autocast with dynamic loss scaling on an older one (V100, T4),
+and float32 (``OptimWrapper``) without CUDA, where mmengine's ``AmpOptimWrapper`` refuses to run.
+A ``dtype`` given with ``--cfg-options optim_wrapper.dtype=...`` is kept.
 """
 import os.path as osp
 import sys
@@ -28,6 +34,64 @@ def enable_show_dir(cfg: Config, show_dir: str) -> None:
         cfg.visualizer['save_dir'] = show_dir  # mmseg/mmpretrain: the visualizer's backends write there
 
 
+def amp_dtype() -> str | None:
+    """The autocast dtype for this machine: ``'bfloat16'`` where the CUDA device computes in bf16
+    natively, ``'float16'`` on an older CUDA device (emulated bf16 is not counted: it is slow),
+    ``None`` without CUDA."""
+    if not torch.cuda.is_available():
+        return None
+    return 'bfloat16' if torch.cuda.is_bf16_supported(including_emulation=False) else 'float16'
+
+
+def set_precision(cfg: Config, amp: bool) -> Config:
+    """``cfg.optim_wrapper`` for this machine; ``amp``: the ``--amp`` flag (see the module doc)."""
+    ow = cfg.get('optim_wrapper')
+    if ow is None:
+        return cfg
+    dtype = amp_dtype()
+    if amp:
+        if ow.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+            print('AMP is already on in the config')
+        else:
+            ow.type = 'AmpOptimWrapper'
+            if dtype is not None and 'dtype' not in ow:
+                ow.dtype = dtype
+            if ow.get('dtype') == 'bfloat16':
+                # bf16 has float32's exponent range: no loss scaling (a disabled GradScaler)
+                ow.setdefault('loss_scale', dict(enabled=False))
+            else:
+                ow.setdefault('loss_scale', 'dynamic')
+            if dtype is not None:
+                print(f'AMP: {ow.dtype} autocast' + ('' if ow.dtype == 'bfloat16' else ' with loss scaling'))
+    if ow.get('type') != 'AmpOptimWrapper':
+        return cfg
+    if dtype is None:
+        # mmengine's AmpOptimWrapper refuses the CPU; a CPU smoke run of a GPU config trains in float32
+        print('note: no CUDA device: AmpOptimWrapper (mixed precision) is replaced by OptimWrapper (float32) '
+              'for this CPU run', file=sys.stderr)
+        ow.type = 'OptimWrapper'
+        for key in ('dtype', 'loss_scale', 'use_fsdp'):
+            ow.pop(key, None)
+    elif ow.get('dtype') == 'bfloat16' and dtype == 'float16':
+        print('note: this CUDA device has no native bfloat16: the bf16 config trains with float16 autocast '
+              'and dynamic loss scaling', file=sys.stderr)
+        ow.dtype = 'float16'
+        scale = ow.get('loss_scale', 'dynamic')
+        if isinstance(scale, dict) and scale.get('enabled', True) is False:  # bf16's disabled scaler
+            ow.loss_scale = 'dynamic'
+    return cfg
+
+
+def enable_auto_scale_lr(cfg: Config) -> Config:
+    """``--auto-scale-lr`` (as mmdet's and mmseg's tools/train.py): mmengine's ``Runner`` then scales
+    every lr by (GPUs x ``train_dataloader.batch_size``) / ``auto_scale_lr.base_batch_size``."""
+    if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
+        raise SystemExit('error: --auto-scale-lr needs auto_scale_lr.base_batch_size in the config '
+                         '(the total batch its lr was written for), e.g. '
+                         '--cfg-options auto_scale_lr.base_batch_size=16')
+    cfg.auto_scale_lr.enable = True
+    return cfg
+
 
 def build_cfg(args) -> Config:
     """An mmengine ``Config`` from the parsed command line (see module doc)."""
@@ -39,20 +103,9 @@ def build_cfg(args) -> Config:
         cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
-    if args.amp:
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-            print('AMP is already on in the config')
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    ow = cfg.get('optim_wrapper')
-    if ow is not None and ow.get('type') == 'AmpOptimWrapper' and not torch.cuda.is_available():
-        # mmengine's AmpOptimWrapper refuses the CPU; a CPU smoke run of a GPU config trains in float32
-        print('note: no CUDA device: AmpOptimWrapper (mixed precision) is replaced by OptimWrapper (float32) '
-              'for this CPU run', file=sys.stderr)
-        ow.type = 'OptimWrapper'
-        for key in ('dtype', 'loss_scale', 'use_fsdp'):
-            ow.pop(key, None)
+    set_precision(cfg, args.amp)
+    if getattr(args, 'auto_scale_lr', False):  # tools/test.py has no such flag
+        enable_auto_scale_lr(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
