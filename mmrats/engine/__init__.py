@@ -1,5 +1,6 @@
 """Hooks, optimizer constructors and other runner pieces (registered in the mmrats scope)."""
 from .hooks import DINOTeacherHook, FreezeLastLayerHook, ProgressBarHook
-from .optimizers import TeacherFreeOptimWrapperConstructor
+from .optimizers import TeacherFreeOptimWrapperConstructor, clip_grad_per_tensor_
 
-__all__ = ['DINOTeacherHook', 'FreezeLastLayerHook', 'ProgressBarHook', 'TeacherFreeOptimWrapperConstructor']
+__all__ = ['DINOTeacherHook', 'FreezeLastLayerHook', 'ProgressBarHook', 'TeacherFreeOptimWrapperConstructor',
+           'clip_grad_per_tensor_']
