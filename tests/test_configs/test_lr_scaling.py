@@ -17,6 +17,7 @@ RATS-B), and for Mask2Former the stock recipe's 1e-4 unscaled by default and
 """
 import argparse
 import copy
+import re
 import time
 from pathlib import Path
 from unittest import mock
@@ -91,8 +92,11 @@ def test_dino_configs_follow_dinos_rule(config, tmp_path):
         lrs = optimizer_lrs(cfg, n, tmp_path / str(n))
         assert {name.split('.')[0] for name, _ in lrs} == {'backbone', 'neck', 'head'}  # the teacher left out
         assert all(lr == pytest.approx(base * total_batch(cfg, n) / 256, rel=1e-12) for _, lr in lrs), (n, lrs)
-    # the written recipe: 8 GPUs x 96 (x 128 for RATS-B) gives the lr of the paper exactly
-    assert cfg.train_dataloader.batch_size == (128 if 'rats-b16' in config else 96)
+    # the name's GPUs x batch per GPU (8xb96: 768) is the batch the lr is written for
+    gpus, per_gpu = map(int, re.search(r'_(\d+)xb(\d+)-', config).groups())
+    assert cfg.train_dataloader.batch_size == per_gpu
+    assert cfg.auto_scale_lr == dict(enable=True, base_batch_size=gpus * per_gpu)
+    assert cfg.optim_wrapper.optimizer.lr == pytest.approx(base * gpus * per_gpu / 256, rel=1e-12)
 
 
 @pytest.mark.parametrize('config', MASK2FORMER)
