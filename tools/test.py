@@ -18,7 +18,7 @@ import mmrats  # noqa: F401  (first: torch >= 2.6 resume fix, known-warning filt
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 from mmrats.utils import PreflightError, preflight
-from mmrats.utils.run_config import build_cfg, prepare_cpu_distributed, release_distributed
+from mmrats.utils.run_config import build_cfg, exit_process, prepare_cpu_distributed, release_distributed
 
 
 def parse_args(argv=None):
@@ -55,4 +55,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    exit_process(main())

@@ -124,3 +124,21 @@ def test_auto_scale_lr_and_amp_in_a_real_cpu_run(tmp_path, capsys):
     assert 'no CUDA device' in capsys.readouterr().err
     rows = [json.loads(line) for p in wd.glob('*/vis_data/scalars.json') for line in p.read_text().splitlines()]
     assert [r['lr'] for r in rows if 'loss' in r] == [pytest.approx(5e-4 * 2 / 16)]
+
+
+def test_exit_process_leaves_without_finalisation_after_a_distributed_run(monkeypatch):
+    """After release_distributed closed the group, the tools end with os._exit once the logs are flushed (gloo's
+    threads could still abort interpreter finalisation); without a group they exit normally."""
+    from mmrats.utils import run_config
+    calls = []
+    monkeypatch.setattr(run_config.os, '_exit', lambda code: calls.append(('_exit', code)))
+    monkeypatch.setattr(run_config.logging, 'shutdown', lambda: calls.append('logs flushed'))
+    monkeypatch.setattr(run_config, '_CLOSED_GROUP', True)
+    with pytest.raises(SystemExit):  # the patched os._exit returns, so the normal exit follows here
+        run_config.exit_process(3)
+    assert calls == ['logs flushed', ('_exit', 3)]
+    calls.clear()
+    monkeypatch.setattr(run_config, '_CLOSED_GROUP', False)
+    with pytest.raises(SystemExit) as e:
+        run_config.exit_process(2)
+    assert e.value.code == 2 and calls == []
