@@ -24,6 +24,7 @@ from unittest import mock
 
 import pytest
 import torch.nn as nn
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmrats.utils.run_config import build_cfg, enable_auto_scale_lr
@@ -62,7 +63,19 @@ def args(config, **kw):
 
 
 def optimizer_lrs(cfg, world_size: int, work_dir: Path) -> list[tuple[str, float]]:
-    """(first parameter's name, lr) of each optimizer group, as ``Runner.train`` leaves them."""
+    """(first parameter's name, lr) of each optimizer group, as ``Runner.train`` leaves them.
+
+    A Runner makes its config's default scope current for the whole process (mmseg's here): the scopes
+    before it are put back afterwards, or the tests that follow build their transforms in mmseg's registry.
+    """
+    scopes = copy.copy(DefaultScope._instance_dict)
+    try:
+        return _optimizer_lrs(cfg, world_size, work_dir)
+    finally:
+        DefaultScope._instance_dict = scopes
+
+
+def _optimizer_lrs(cfg, world_size: int, work_dir: Path) -> list[tuple[str, float]]:
     model = StandIn()
     with mock.patch('mmengine.runner.runner.get_dist_info', return_value=(0, world_size)):
         runner = Runner(model=model, work_dir=str(work_dir), train_dataloader=copy.deepcopy(cfg.train_dataloader),
