@@ -63,7 +63,8 @@ def test_tools_are_command_lines_over_the_package():
 
 def test_tests_reach_tools_by_path_only():
     bad = offending('tests', ('tools',))
-    bad += [f'{p.relative_to(REPO)} edits sys.path' for p in python_files('tests') if SYS_PATH_EDIT.search(p.read_text())]
+    bad += [f'{p.relative_to(REPO)} edits sys.path' for p in python_files('tests')
+            if SYS_PATH_EDIT.search(p.read_text())]
     assert not bad
 
 
