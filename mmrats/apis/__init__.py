@@ -14,7 +14,8 @@ from .part_evaluation import evaluate_parts
 from .weights import (BackboneLoadError, BackboneWeights, backbone_config, infer_backbone_config, load_backbone,
                       read_backbone_weights, untrained_backbone)
 
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'ImageError', 'load_image', 'normalize', 'extract_backbone', 'finetune_backbone',
-           'CompressAttention', 'PartResult', 'RegisterMaps', 'compress_attention', 'discover_parts',
-           'extract_features', 'register_maps', 'evaluate_parts', 'BackboneLoadError', 'BackboneWeights', 'backbone_config',
-           'infer_backbone_config', 'load_backbone', 'read_backbone_weights', 'untrained_backbone']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'ImageError', 'load_image', 'normalize', 'extract_backbone',
+           'finetune_backbone', 'CompressAttention', 'PartResult', 'RegisterMaps', 'compress_attention',
+           'discover_parts', 'extract_features', 'register_maps', 'evaluate_parts', 'BackboneLoadError',
+           'BackboneWeights', 'backbone_config', 'infer_backbone_config', 'load_backbone', 'read_backbone_weights',
+           'untrained_backbone']

@@ -26,7 +26,8 @@ def _with_branch(pretrained, config: dict, parallel_qkv: str, src, dst: Path) ->
     """The fine-tuning state dict (checked to compute the pretrained function), its config, the difference."""
     config = {k: v for k, v in config.items() if k not in ('parallel_branch', 'parallel_qkv')}
     try:
-        sd, diff = verified_finetune_state_dict(pretrained, config, parallel_qkv, source=f'{dst} (fine-tuning backbone)')
+        sd, diff = verified_finetune_state_dict(pretrained, config, parallel_qkv,
+                                                source=f'{dst} (fine-tuning backbone)')
     except ValueError as e:
         raise BackboneLoadError(f'{src}: {e}') from None
     return sd, dict(config, parallel_branch=True, parallel_qkv=parallel_qkv), diff

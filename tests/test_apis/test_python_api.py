@@ -90,7 +90,8 @@ def test_every_kind_of_file_gives_the_same_teacher(demo_dir):
         assert torch.equal(v, full[f'teacher.backbone.{k}']) and torch.equal(extracted.state_dict()[k], v), k
         assert torch.equal(student.state_dict()[k], full[f'backbone.{k}']), k
     assert not torch.equal(teacher.registers, student.registers)
-    assert read_backbone_weights(ckpt).kind == 'dino' and read_backbone_weights(ckpt).pretraining['type'] == 'mmrats.DINO'
+    dino = read_backbone_weights(ckpt)
+    assert dino.kind == 'dino' and dino.pretraining['type'] == 'mmrats.DINO'
     backbone_file = demo_dir / 'work_dirs/dino_demo/rats_teacher_backbone.pth'
     w = read_backbone_weights(backbone_file)
     assert w.kind == 'backbone' and w.pretraining['global_repr'] == 'auto'  # kept by the extraction
@@ -194,7 +195,8 @@ def test_images_of_any_kind(tmp_path):
     rgba = np.concatenate([rgb, np.zeros((30, 40, 1), np.uint8)], -1)  # alpha dropped, as PIL's convert('RGB')
     assert np.array_equal(load_image(rgba), rgb)
     Image.fromarray(rgba).save(tmp_path / 'rgba.png')
-    assert np.array_equal(load_image(tmp_path / 'rgba.png'), np.asarray(Image.open(tmp_path / 'rgba.png').convert('RGB')))
+    as_pil = np.asarray(Image.open(tmp_path / 'rgba.png').convert('RGB'))
+    assert np.array_equal(load_image(tmp_path / 'rgba.png'), as_pil)
     assert np.array_equal(load_image(rgb.astype(np.float32) / 255), rgb)
     Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(tmp_path / 'g16.png')
     assert np.array_equal(load_image(tmp_path / 'g16.png')[..., 2], rgb[..., 0])
