@@ -10,12 +10,13 @@ from mmrats.utils.images import IMAGENET_MEAN, IMAGENET_STD, ImageError, load_im
 from .extract import extract_backbone, finetune_backbone
 from .inference import (CompressAttention, PartResult, RegisterMaps, compress_attention, discover_parts,
                         extract_features, register_maps)
+from .knn_eval import knn_evaluate
 from .part_evaluation import evaluate_parts
 from .weights import (BackboneLoadError, BackboneWeights, backbone_config, infer_backbone_config, load_backbone,
                       read_backbone_weights, untrained_backbone)
 
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'ImageError', 'load_image', 'normalize', 'extract_backbone',
            'finetune_backbone', 'CompressAttention', 'PartResult', 'RegisterMaps', 'compress_attention',
-           'discover_parts', 'extract_features', 'register_maps', 'evaluate_parts', 'BackboneLoadError',
+           'discover_parts', 'extract_features', 'register_maps', 'evaluate_parts', 'knn_evaluate', 'BackboneLoadError',
            'BackboneWeights', 'backbone_config', 'infer_backbone_config', 'load_backbone', 'read_backbone_weights',
            'untrained_backbone']

@@ -28,6 +28,8 @@ from torch import Tensor
 
 from mmrats.models.utils.global_repr import GLOBAL_REPRS, global_vector, resolve_global_repr
 
+from .knn import knn_classify
+
 __all__ = ['GLOBAL_REPRS', 'centres_in_boxes', 'global_vector', 'knn_top1', 'mask_patches', 'masking_indices',
            'patch_centres', 'patch_scores', 'point_in_box', 'resolve_global_repr']
 
@@ -102,11 +104,6 @@ def masking_indices(scores: Tensor, num: int, which: str, generator: torch.Gener
 
 def knn_top1(train: Tensor, train_labels: np.ndarray, test: Tensor, test_labels: np.ndarray, k: int = 10,
              temperature: float = 0.07) -> float:
-    """Weighted k-NN top-1 (percent), DINO's: cosine similarity, votes ``exp(sim / T)`` of the ``k`` nearest."""
-    train, test = F.normalize(train.float(), dim=-1), F.normalize(test.float(), dim=-1)
-    sim = test @ train.T
-    top, idx = sim.topk(min(k, len(train)), dim=1)
-    labels = torch.as_tensor(np.asarray(train_labels), dtype=torch.long)[idx.cpu()]
-    num_classes = int(max(np.max(train_labels), np.max(test_labels))) + 1
-    votes = torch.zeros(len(test), num_classes).scatter_add_(1, labels, (top.cpu() / temperature).exp())
-    return 100.0 * float((votes.argmax(1).numpy() == np.asarray(test_labels)).mean())
+    """Weighted k-NN top-1 (percent), DINO's: cosine similarity, votes ``exp(sim / T)`` of the ``k`` nearest
+    (:func:`mmrats.evaluation.knn.knn_classify`)."""
+    return knn_classify(train, train_labels, test, test_labels, k, temperature)['top1']

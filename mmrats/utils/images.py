@@ -131,3 +131,15 @@ def resize_label(label: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     rows = ((2 * np.arange(oh) + 1) * h) // (2 * oh)
     cols = ((2 * np.arange(ow) + 1) * w) // (2 * ow)
     return label[rows[:, None], cols[None]]
+
+
+def center_crop(source: ImageLike, size: int, resize_ratio: float = 256 / 224) -> np.ndarray:
+    """DINO's evaluation view: the shorter side resized (bicubic) to ``size * resize_ratio``, then the central
+    ``size x size`` square (``Resize(256)`` + ``CenterCrop(224)`` at 224)."""
+    img = Image.fromarray(to_rgb(source))
+    short = int(round(size * resize_ratio))
+    scale = short / min(img.size)
+    w, h = max(size, int(round(img.width * scale))), max(size, int(round(img.height * scale)))
+    img = img.resize((w, h), Image.BICUBIC)
+    left, top = (w - size) // 2, (h - size) // 2
+    return np.array(img.crop((left, top, left + size, top + size)))
