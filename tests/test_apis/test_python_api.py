@@ -265,14 +265,10 @@ def test_parts_on_the_gpu():
     assert (cpu.labels == gpu.labels).mean() > 0.99
 
 
-def test_apis_run_without_the_working_directory(tmp_path):
+def test_apis_run_without_the_working_directory(tmp_path, monkeypatch):
     """The configs are found from the package, wherever the user runs Python."""
     from mmrats.apis.runs import repo_config
-    cwd = os.getcwd()
-    try:
-        os.chdir(tmp_path)
-        assert os.path.isfile(repo_config('configs/demo/dino_rats-demo_1xb16-12e_sample-photos-96.py'))
-        with pytest.raises(FileNotFoundError, match='ship with the repository'):
-            repo_config('configs/nope.py')
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(tmp_path)
+    assert os.path.isfile(repo_config('configs/demo/dino_rats-demo_1xb16-12e_sample-photos-96.py'))
+    with pytest.raises(FileNotFoundError, match='ship with the repository'):
+        repo_config('configs/nope.py')

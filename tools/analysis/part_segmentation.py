@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from mmrats.apis import BackboneLoadError, backbone_config, evaluate_parts, load_backbone, untrained_backbone
+from mmrats.apis import BackboneLoadError, evaluate_parts, load_backbone, read_backbone_weights, untrained_backbone
 from mmrats.datasets.part_datasets import PART_DATASETS, PartDatasetError, build_part_dataset
 from mmrats.evaluation.part_report import part_markdown
 from mmrats.evaluation.part_segmentation import METHODS, PartSegmenter
@@ -75,6 +75,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def checkpoint_error(args, error: Exception) -> InputError:
+    """A missing, corrupt or mismatched ``--checkpoint``, in one line."""
+    lines = [' '.join(line.split()) for line in str(error).splitlines() if line.strip()]
+    short = ' '.join(line if len(line) <= 200 else line[:200] + ' ...' for line in lines)
+    return InputError(f'cannot load --checkpoint {args.checkpoint!r}: {short}')
+
+
 def prepare(args) -> tuple[torch.nn.Module, list]:
     """Check the input and build the backbone and readers; raise :class:`InputError` on bad input."""
     if args.device.startswith('cuda') and not torch.cuda.is_available():
@@ -86,10 +93,13 @@ def prepare(args) -> tuple[torch.nn.Module, list]:
         raise InputError('--top-k, --sweep-top-k, --batch-size and --max-images must be >= 1')
     given = dict(arch=args.arch, mode=args.mode, num_registers=args.num_registers, patch_size=args.patch_size)
     given = {k: v for k, v in given.items() if v is not None}
-    try:
-        meta = backbone_config(args.checkpoint) if args.checkpoint and Path(args.checkpoint).is_file() else {}
-    except BackboneLoadError:  # reported with the loading error below
-        meta = {}
+    weights = None  # the checkpoint, read once: its architecture gives the defaults, its tensors the model
+    if args.checkpoint:
+        try:
+            weights = read_backbone_weights(args.checkpoint, prefix=args.checkpoint_prefix)
+        except BackboneLoadError as e:
+            raise checkpoint_error(args, e) from None
+    meta = weights.config if weights is not None else {}
     if args.patch_size is None:
         args.patch_size = int(meta.get('patch_size', 16))
     for size in [args.img_size] + (args.sweep_sizes if args.sweep else []):
@@ -105,20 +115,17 @@ def prepare(args) -> tuple[torch.nn.Module, list]:
     if 'arch' in given:
         given['arch'] = arch
     try:
-        if args.checkpoint:  # the file's own architecture, with what the command line gives over it
-            model = load_backbone(args.checkpoint, prefix=args.checkpoint_prefix, img_size=args.img_size, **given)
+        if weights is not None:  # the file's own architecture, with what the command line gives over it
+            model = load_backbone(weights, img_size=args.img_size, **given)
         else:
             model = untrained_backbone(dict(arch=arch, mode=args.mode or 'rats', img_size=args.img_size,
                                             patch_size=args.patch_size, num_registers=args.num_registers),
                                        seed=args.seed)
         PartSegmenter(model, args.method)  # checks the method against the backbone
     except BackboneLoadError as e:
-        if not args.checkpoint:  # the architecture given on the command line
+        if weights is None:  # the architecture given on the command line
             raise InputError(str(e)) from None
-        # a missing, corrupt or mismatched checkpoint, in one line
-        lines = [' '.join(line.split()) for line in str(e).splitlines() if line.strip()]
-        short = ' '.join(line if len(line) <= 200 else line[:200] + ' ...' for line in lines)
-        raise InputError(f'cannot load --checkpoint {args.checkpoint!r}: {short}') from None
+        raise checkpoint_error(args, e) from None
     except (ValueError, TypeError) as e:
         raise InputError(str(e)) from None
     readers = []
