@@ -8,7 +8,7 @@
 # 300-epoch ViT-S/16 run decides (DINO README, "Boosting DINO performance": --epochs 300
 # --teacher_temp 0.07 --warmup_teacher_temp_epochs 30 --norm_last_layer false, the rest main_dino.py's
 # defaults). Every value with its source: docs/pretraining.md, "The recipe, value by value".
-_base_ = ['./dino_multicrop_in1k-224.py', 'mmpretrain::_base_/default_runtime.py']
+_base_ = ['./dino_multicrop_in1k-224.py', 'mmpretrain::_base_/default_runtime.py', './part-val_partimagenet-512.py']
 
 # The config brings its own modules: `custom_imports` imports mmrats when the config is read, so the
 # stock entry points (MMSegInferencer, DetInferencer, init_model, mmpretrain.get_model, ...) have the mmrats
@@ -52,7 +52,8 @@ param_scheduler = [
     dict(type='CosineAnnealingParamScheduler', param_name='weight_decay', eta_min_ratio=10.0, by_epoch=True,
          begin=0, end=max_epochs, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+# part discovery on PartImageNet val every 10 epochs (../_base_/part-val_partimagenet-512.py; optional)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
 custom_hooks = [
     dict(type='mmrats.DINOTeacherHook', teacher_temp=0.07, warmup_teacher_temp=0.04, warmup_epochs=30,
          base_momentum=0.996, end_momentum=1.0),
@@ -60,7 +61,9 @@ custom_hooks = [
 ]
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=10, max_keep_ckpts=3))
+    # every 10 epochs, the last 3 kept, plus the best by part-discovery M2O (best_parts_m2o_epoch_<N>.pth;
+    # mmengine records it in the checkpoints' message hub, so a resumed run keeps comparing with it)
+    checkpoint=dict(interval=10, max_keep_ckpts=3, save_best='parts/m2o', rule='greater'))
 log_processor = dict(window_size=50)
 # DINO's rule, lr = 5e-4 x total batch / 256: the lr above is written for the total batch 768
 # (8 GPUs x 96), and mmengine's Runner scales it by (GPUs x train_dataloader.batch_size) / 768 on any

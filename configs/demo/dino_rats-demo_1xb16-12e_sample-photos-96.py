@@ -90,7 +90,12 @@ custom_hooks = [
          base_momentum=0.99, end_momentum=1.0),
     dict(type='mmrats.FreezeLastLayerHook', freeze_epochs=1, prefix='neck.last_layer'),
 ]
-default_hooks = dict(logger=dict(interval=8), checkpoint=dict(interval=4, max_keep_ckpts=2))
+default_hooks = dict(logger=dict(interval=8),
+                     checkpoint=dict(interval=4, max_keep_ckpts=2, save_best=None, rule=None))
+# no validation during the demo's pretraining (the ImageNet configs validate part discovery on PartImageNet):
+# the demo evaluates part discovery once, after extraction (tools/demo/dino_demo.py)
+val_dataloader = val_evaluator = val_cfg = None
+optional_val = False
 log_processor = dict(window_size=8)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

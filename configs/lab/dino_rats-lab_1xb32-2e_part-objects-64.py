@@ -60,6 +60,7 @@ train_dataloader = dict(
                  img_size=img_size, pipeline=train_pipeline))
 # part discovery on held-out images at their own size (96 px: a 12 x 12 patch grid)
 val_dataloader = dict(
+    _delete_=True,  # not the ImageNet configs' PartImageNet validation
     batch_size=50,
     num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
@@ -104,7 +105,10 @@ custom_hooks = [
          base_momentum=0.99, end_momentum=1.0),
     dict(type='mmrats.FreezeLastLayerHook', freeze_epochs=1, prefix='neck.last_layer'),
 ]
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
+# the last checkpoint only (the ImageNet configs also keep the best by part M2O; the lab reads every epoch's
+# validation from the log instead)
+default_hooks = dict(logger=dict(interval=10),
+                     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1, save_best=None, rule=None))
 log_processor = dict(window_size=10)
 env_cfg = dict(dist_cfg=dict(backend='gloo'))
 randomness = dict(seed=0)

@@ -8,15 +8,13 @@ and a validation loop gets the same pixels as the files of
 """
 from __future__ import annotations
 
-import contextlib
-
 from mmengine.dataset import BaseDataset
-from mmengine.registry import DefaultScope
 
 from mmrats.registry import DATASETS
 
 from .part_objects import SPLIT_IDS, PartObjectsConfig, generate_part_objects
 from .part_objects_catalogue import CATEGORY_NAMES, PART_NAMES
+from .pipeline_scope import mmpretrain_scope
 
 
 @DATASETS.register_module()
@@ -62,10 +60,7 @@ class PartObjectsDataset(BaseDataset):
             raise ValueError(f'PartObjectsDataset gen_cfg: {e}') from None
         self.gen_cfg.check()
         self.num_images, self.split, self.seed = int(num_images), split, int(seed)
-        # the transforms are mmpretrain's: outside a runner (no default scope) they are looked up there
-        scope = (DefaultScope.overwrite_default_scope('mmpretrain') if DefaultScope.get_current_instance() is None
-                 else contextlib.nullcontext())
-        with scope:
+        with mmpretrain_scope():
             super().__init__(ann_file='', data_root='', pipeline=list(pipeline), test_mode=test_mode,
                              lazy_init=lazy_init, serialize_data=False)
 

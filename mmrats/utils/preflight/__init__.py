@@ -17,6 +17,7 @@ The modules, one thing checked each:
 * :mod:`.data_roots`: dataset folders and annotation files exist
   (:class:`DataRootError`);
 * :mod:`.weights`: every weights file the run loads (:class:`WeightsError`);
+* :mod:`.optional_val`: a validation marked optional trains without it when its data is missing;
 * :mod:`.coco_classes`, :mod:`.seg_labels`, :mod:`.heads`, :mod:`.classes`:
   classes, labels and heads agree (:class:`ClassCheckError`).
 """
@@ -30,6 +31,7 @@ from .data_roots import DataRootError, check_data_roots, check_evaluator_files
 from .datasets import SPLITS
 from .errors import ClassCheckError, PreflightError, short, warn_stderr
 from .heads import check_det_head, check_seg_head
+from .optional_val import drop_unprepared_validation
 from .seg_labels import SAMPLE, check_seg
 from .weights import WeightsError, check_checkpoint, check_weights, checkpoint_problem, converter_hint, \
     model_checkpoints
@@ -37,7 +39,7 @@ from .weights import WeightsError, check_checkpoint, check_weights, checkpoint_p
 __all__ = ['SAMPLE', 'SPLITS', 'ClassCheckError', 'CocoSummary', 'DataRootError', 'PreflightError', 'WeightsError',
            'check_checkpoint', 'check_classes', 'check_coco', 'check_data_roots', 'check_det_head',
            'check_evaluator_files', 'check_seg', 'check_seg_head', 'check_weights', 'checkpoint_problem',
-           'coco_summary', 'converter_hint', 'model_checkpoints', 'preflight', 'short', 'warn_stderr']
+           'coco_summary', 'drop_unprepared_validation', 'converter_hint', 'model_checkpoints', 'preflight', 'short', 'warn_stderr']
 
 
 def _warn_rank0(msg: str) -> None:
@@ -59,9 +61,14 @@ def preflight(cfg, splits: Sequence[str], load_from_key: str = 'load_from', mode
             testing loads ``load_from`` over them and never initialises from them).
         warn: called with each warning line.
 
+    A validation the config marks optional (``optional_val = True``) whose data is missing is removed from
+    ``cfg`` with a warning first (:mod:`.optional_val`).
+
     Raises:
         PreflightError: the first problem found.
     """
+    if 'val_dataloader' in splits:
+        drop_unprepared_validation(cfg, warn)
     check_data_roots(cfg, tuple(splits))
     check_weights(cfg, load_from_key, model=model_weights)
     check_classes(cfg, tuple(splits), warn=warn)

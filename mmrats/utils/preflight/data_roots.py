@@ -23,6 +23,8 @@ SEG_TYPES = ('ADE20KDataset', 'SyntheticSceneSegDataset', 'BaseSegDataset')
 COCO_TYPES = ('CocoDataset', 'CocoPanopticDataset', 'SyntheticSceneCocoDataset')
 IMAGENET_TYPES = ('ImageNet', 'ImageNet21k')
 FOLDER_TYPES = ('CustomDataset',)
+PART_TYPES = ('PartBenchmarkDataset',)
+PART_HINT = 'How to prepare each part benchmark: docs/part_discovery.md, "Part discovery during pretraining".'
 PHOTOS_HINT = ('For the embedded demo photos run: python tools/demo/dino_demo.py (writes data/sample_photos), '
                'or python -c "from mmrats.datasets.sample_photos import write_sample_photos; '
                'write_sample_photos(\'data/sample_photos\')"')
@@ -54,6 +56,9 @@ def check_data_roots(cfg, splits=SPLITS) -> None:
             layout = LAYOUTS['coco'].format(root=root, **need)
         elif kind in IMAGENET_TYPES + FOLDER_TYPES:
             _check_image_folder(key, kind, ds)
+            continue
+        elif kind in PART_TYPES:
+            _check_part_benchmark(key, ds)
             continue
         else:
             continue
@@ -99,3 +104,21 @@ def _check_image_folder(key: str, kind: str, ds: dict) -> None:
                             f'Set the data root with --cfg-options {key}.data_root=PATH. {hint}'.rstrip())
     if not osp.isdir(folder):
         raise DataRootError(f'{key}: {folder!r} is missing. {kind} under data_root={root!r} expects:\n{layout}')
+
+
+def _check_part_benchmark(key: str, ds: dict) -> None:
+    """``mmrats.PartBenchmarkDataset``: its reader lists the benchmark and checks that every image has labels."""
+    from mmrats.datasets.part_datasets import PART_DATASETS, PartDatasetError, build_part_dataset
+
+    kind, root = ds.get('kind'), ds.get('data_root') or ''
+    if kind not in PART_DATASETS:
+        raise DataRootError(f'{key}.kind = {kind!r} is not a part benchmark reader; choose one of '
+                            f'{sorted(PART_DATASETS)}')
+    kwargs = dict(ds.get('reader_cfg') or {})
+    if ds.get('split') is not None:
+        kwargs['split'] = ds['split']
+    try:
+        build_part_dataset(kind, root, **kwargs)
+    except PartDatasetError as e:
+        raise DataRootError(f'{key} ({kind}, data_root={root!r}): {e}. Set the data root with --cfg-options '
+                            f'{key}.data_root=PATH. {PART_HINT}') from None
