@@ -134,6 +134,31 @@ def test_gradient_checkpointing_matches():
     torch.testing.assert_close(model.blocks[0].attn.qkv.weight.grad, g)
 
 
+@pytest.mark.parametrize('mode', ['rats', 'mhsa'])
+def test_checkpointing_the_first_k_blocks(mode, monkeypatch):
+    import mmrats.models.backbones.rats_vit as rats_vit
+    calls = []
+
+    def counting(fn, *args, **kwargs):
+        calls.append(fn)
+        return torch.utils.checkpoint.checkpoint(fn, *args, **kwargs)
+    monkeypatch.setattr(rats_vit, 'checkpoint', counting)
+    x = torch.randn(2, 3, 32, 32)
+    grads = {}
+    for cp, expected in ((False, 0), (1, 1), (True, 2)):  # tiny: 2 blocks
+        torch.manual_seed(0)
+        model = RATSViT(arch='tiny', mode=mode, with_cp=cp).train()
+        calls.clear()
+        model(x)[0].sum().backward()
+        grads[str(cp)] = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        assert len(calls) == expected, cp
+    for cp in ('1', 'True'):
+        for a, b in zip(grads['False'], grads[cp], strict=True):
+            torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match='with_cp=3: True, False or a number of blocks from 0 to 2'):
+        RATSViT(arch='tiny', with_cp=3)
+
+
 def test_layer_scale_and_drop_path():
     model = RATSViT(arch='tiny', layer_scale_init=1e-4, drop_path_rate=0.2)
     assert 'blocks.0.ls1.gamma' in model.state_dict()

@@ -60,7 +60,8 @@ class RATSViT(BaseModule):
         drop_path_rate: stochastic depth, increasing linearly to this value.
         layer_scale_init: LayerScale initial value, or None.
         qkv_bias: bias of the qkv projections.
-        with_cp: gradient checkpointing of every block while training.
+        with_cp: gradient checkpointing while training: ``True`` every block, an integer ``k`` the first ``k``
+            blocks (the memory of the others' activations kept, their recomputation saved), ``False`` none.
         init_cfg: mmengine init config; ``dict(type='Pretrained',
             checkpoint=PATH, prefix=None)`` loads strictly (see
             :func:`~mmrats.models.utils.load_backbone_checkpoint`).
@@ -81,7 +82,7 @@ class RATSViT(BaseModule):
                  with_cls_token: bool | None = None, shared_registers: bool = False,
                  learned_communicate: bool = False, parallel_branch: bool = False, parallel_qkv: str = 'shared',
                  out_indices: int | Sequence[int] = -1, final_norm: bool = True, drop_path_rate: float = 0.0,
-                 layer_scale_init: float | None = None, qkv_bias: bool = True, with_cp: bool = False,
+                 layer_scale_init: float | None = None, qkv_bias: bool = True, with_cp: bool | int = False,
                  init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.arch_settings = self._resolve_arch(arch)
@@ -128,6 +129,8 @@ class RATSViT(BaseModule):
             for i in range(depth))
         self.norm = nn.LayerNorm(c, eps=1e-6) if final_norm else nn.Identity()
         self.out_indices = self._resolve_out_indices(out_indices)
+        if not isinstance(with_cp, bool) and not 0 <= int(with_cp) <= depth:
+            raise ValueError(f'with_cp={with_cp}: True, False or a number of blocks from 0 to {depth}')
         self.with_cp = with_cp
         self._reset_parameters()
 
@@ -219,17 +222,22 @@ class RATSViT(BaseModule):
             prefix.append(self.registers.expand(b, -1, -1))
         return (torch.cat(prefix, dim=1) if prefix else None), patches, hw
 
+    def _checkpointed(self, i: int) -> bool:
+        """Whether block ``i`` is recomputed in the backward pass (``with_cp``: True, False or a block count)."""
+        cp = self.with_cp
+        return cp is True or (not isinstance(cp, bool) and i < cp)
+
     def _run_block(self, i: int, prefix: Tensor | None, x: Tensor,
                    with_maps: bool = False) -> tuple[Tensor | None, Tensor, dict]:
         """Block ``i`` on ``(prefix, x)``: registers and patches (``rats``), or None and all tokens (``mhsa``)."""
         blk = self.blocks[i]
         if self.mode == 'rats':  # two tensors through every block: no per-block concatenation
-            if self.with_cp and self.training and torch.is_grad_enabled() and not with_maps:
+            if self._checkpointed(i) and self.training and torch.is_grad_enabled() and not with_maps:
                 return checkpoint(blk.forward_groups, prefix, x, use_reentrant=False)
             return blk.forward_groups(prefix, x, with_maps)
         if with_maps:
             return None, *blk.forward_with_maps(x, self.num_prefix)
-        if self.with_cp and self.training and x.requires_grad:
+        if self._checkpointed(i) and self.training and x.requires_grad:
             return None, checkpoint(blk, x, self.num_prefix, use_reentrant=False), {}
         return None, blk(x, self.num_prefix), {}
 
