@@ -51,7 +51,7 @@ def test_dino_split_flops_and_utilisation(tmp_path):
                            '--out-dir', str(tmp_path)]) == 0
     data = json.loads((tmp_path / 'benchmark_cpu.json').read_text())
     rows = {(r['section'], r['model']): r for r in data['rows']}
-    sections = [benchmark.DINO, benchmark.DINO_LOCAL, benchmark.DINO_GLOBAL]
+    sections = [benchmark.DINO, benchmark.DINO_LOCAL, benchmark.DINO_GLOBAL, benchmark.DINO_TEACHER]
     assert set(rows) == {(s, m) for s in sections for m in (TIMM, RATS)}
     for m in (TIMM, RATS):
         step = rows[(benchmark.DINO, m)]
@@ -62,3 +62,11 @@ def test_dino_split_flops_and_utilisation(tmp_path):
         assert len(step['fwdbwd_all_s']) == 1 and step['fwdbwd_min_s'] <= step['fwdbwd_s']
     md = (tmp_path / 'benchmark_cpu.md').read_text()
     assert '| DINO step | batch |' in md and f'| {benchmark.DINO_LOCAL} | {RATS} | 1 |' in md
+    # the step by its parts: the three rows timed alone, their sum and what the step costs beyond it
+    for p in data['dino_parts']:
+        local, glob, teacher = (rows[(s, p['model'])]['fwdbwd_s'] for s in sections[1:])
+        assert p['parts_s'] == pytest.approx(local + glob + teacher)
+        assert p['rest_s'] == pytest.approx(rows[(benchmark.DINO, p['model'])]['fwdbwd_s'] - p['parts_s'])
+        assert p['step_faults'] == rows[(benchmark.DINO, p['model'])]['minor_faults'] >= 0
+    assert [p['model'] for p in data['dino_parts']] == [TIMM, RATS]
+    assert '| DINO step by its parts |' in md and f'| {RATS} | ' in md

@@ -24,7 +24,8 @@ warm-up round, the JSON also the minimum.
 Options: ``--compile`` adds a ``torch.compile``d twin of every row (the
 backbone's ``forward_features``; its ratios are to the compiled reference);
 ``--dino-split`` adds the DINO step's local and global crops alone (student
-forward + backward); ``--sdpa-check`` reports, for every attention path of
+forward + backward) and the teacher's forward, and a table of the step by
+these parts (``mmrats/utils/benchmark/dino_parts.py``); ``--sdpa-check`` reports, for every attention path of
 every model (compress, communicate, broadcast, parallel, MHSA), which
 ``scaled_dot_product_attention`` kernel runs on this device and dtype, which
 backends accept the path's exact tensors (``torch.nn.attention.sdpa_kernel``)
@@ -60,6 +61,7 @@ import torch
 from mmrats.models import RATSViT
 from mmrats.utils.benchmark import (COMPILED, Case, Step, add_ratios, check_attention_paths, dino_step_tflop, gflops,
                                     profile_table, run_cases)
+from mmrats.utils.benchmark.dino_parts import step_parts, step_parts_markdown
 
 MODELS = {
     'timm ViT-S/16': None,
@@ -74,6 +76,7 @@ REFERENCE = 'timm ViT-S/16'
 DINO_MODELS = (REFERENCE, 'ViT-S/16 (mmrats mhsa)', 'RATS-S/16')
 DINO = 'DINO step 2x224+10x96'
 DINO_LOCAL, DINO_GLOBAL = 'DINO local crops 10x96', 'DINO global crops 2x224'
+DINO_TEACHER = 'DINO teacher fwd 2x224'
 DEFAULT_BATCH = dict(cpu={224: 8, 512: 2, 1024: 1, 'dino': 4}, cuda={224: 64, 512: 16, 1024: 4, 'dino': 32})
 # Dense bf16 tensor-core peaks (TFLOP/s) from the vendors' data sheets, for --amp on these GPUs.
 PEAK_BF16_TFLOPS = {'H100 PCIe': 756.0, 'H100': 989.4, 'H200': 989.4, 'A100': 312.0, 'L40S': 362.0}
@@ -144,6 +147,8 @@ def dino_cases(names: list, args) -> list[Case]:
                                   Step([student], [locals_], True, **kw), None))
                 cases.append(Case(DINO_GLOBAL, name + suffix, b, params, None,
                                   Step([student], [globals_], True, **kw), None))
+                cases.append(Case(DINO_TEACHER, name + suffix, b, params, None,
+                                  Step([teacher], [globals_], False, **kw), None))
     return cases
 
 
@@ -298,12 +303,13 @@ def main(argv=None) -> int:
     checks = targets(rows)
     sdpa = sdpa_check(args.models, args) if args.sdpa_check else None
     profiles = profile_local_crops([m for m in args.models if m in DINO_MODELS], args) if args.profile else None
-    md = markdown(rows, checks, env, sdpa)
+    parts = step_parts(rows, DINO, DINO_LOCAL, DINO_GLOBAL, DINO_TEACHER)
+    md = markdown(rows, checks, env, sdpa) + '\n'.join(step_parts_markdown(parts) + [''])
     print(md)
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / f'benchmark_{args.device}.json').write_text(
-        json.dumps(dict(env=env, rows=rows, targets=checks, sdpa=sdpa, profiles=profiles), indent=2))
+        json.dumps(dict(env=env, rows=rows, targets=checks, sdpa=sdpa, profiles=profiles, dino_parts=parts), indent=2))
     (out / f'benchmark_{args.device}.md').write_text(md)
     print(f'wrote {out}/benchmark_{args.device}.json and .md')
     return 0

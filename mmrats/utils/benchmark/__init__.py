@@ -5,7 +5,9 @@
 * :mod:`.timing`: interleaved timing, peak memory and profiler tables;
 * :mod:`.cases`: the rows of a section (:class:`Case`), timed, and their ratios to a reference;
 * :mod:`.flops`: FLOP counts on the manual attention path;
-* :mod:`.sdpa`: which ``scaled_dot_product_attention`` kernel every attention path uses.
+* :mod:`.sdpa`: which ``scaled_dot_product_attention`` kernel every attention path uses;
+* :mod:`.dino_parts`: the DINO step row explained by its parts;
+* :mod:`.memory`: the peak GPU memory of a DINO config, predicted from a small-batch measurement.
 """
 from .cases import COMPILED, Case, add_ratios, run_cases
 from .flops import count_flops, dino_step_tflop, gflops, is_fused, set_fused

@@ -44,7 +44,8 @@ def run_cases(cases: list[Case], device: str, repeats: int, peak_tflops: float |
     """Time the cases interleaved, then measure each one's peak memory; one row dict per case.
 
     Rows hold ``section, model, compiled, batch, params, gflops, fwd_s, fwd_min_s, fwdbwd_s, fwdbwd_min_s,
-    fwdbwd_all_s, peak_mem_fwdbwd_mb, img_per_s`` and, with a ``step_tflop``, ``step_tflop_per_img`` and
+    fwdbwd_all_s, minor_faults (median page faults of a fwd+bwd call), peak_mem_fwdbwd_mb, img_per_s`` and, with
+    a ``step_tflop``, ``step_tflop_per_img`` and
     ``achieved_tflops`` (and ``mfu`` given ``peak_tflops``). Each row is printed as it is done.
     """
     steps = {}
@@ -52,7 +53,8 @@ def run_cases(cases: list[Case], device: str, repeats: int, peak_tflops: float |
         if c.fwd is not None:
             steps[(i, 'fwd')] = c.fwd
         steps[(i, 'fwdbwd')] = c.fwdbwd
-    times = time_interleaved(steps, device, repeats)
+    faults: dict = {}
+    times = time_interleaved(steps, device, repeats, faults)
     rows = []
     for i, c in enumerate(cases):
         t = times[(i, 'fwdbwd')]
@@ -61,6 +63,7 @@ def run_cases(cases: list[Case], device: str, repeats: int, peak_tflops: float |
                    fwdbwd_s=statistics.median(t), fwdbwd_min_s=min(t), fwdbwd_all_s=t)
         if c.fwd is not None:
             row['fwd_s'], row['fwd_min_s'] = statistics.median(times[(i, 'fwd')]), min(times[(i, 'fwd')])
+        row['minor_faults'] = statistics.median(faults[(i, 'fwdbwd')])
         row['peak_mem_fwdbwd_mb'] = peak_memory(c.fwdbwd, device) / 2**20
         row['img_per_s'] = c.batch / row['fwdbwd_s']
         if c.step_tflop is not None:
