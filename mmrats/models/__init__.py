@@ -3,12 +3,12 @@ mmengine; the Mask2Former heads are registered when mmdet and mmseg are
 installed, the DINO algorithm when mmpretrain is."""
 from importlib.util import find_spec
 
-from .backbones import BackboneOutput, RATSViT
+from .backbones import BackboneOutput, LinearProbeRATSViT, RATSViT
 from .heads import *  # noqa: F401,F403
 from .heads import __all__ as _heads
 from .necks import DINONeck, ViTPyramidNeck
 
-__all__ = ['BackboneOutput', 'RATSViT', 'DINONeck', 'ViTPyramidNeck', *_heads]
+__all__ = ['BackboneOutput', 'LinearProbeRATSViT', 'RATSViT', 'DINONeck', 'ViTPyramidNeck', *_heads]
 
 if find_spec('mmpretrain') is not None:
     from .selfsup import DINO  # noqa: F401

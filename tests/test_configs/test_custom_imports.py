@@ -7,10 +7,10 @@ from mmengine.config import Config
 from tests.conftest import REPO
 
 EXPECTED = dict(imports=['mmrats'], allow_failed_imports=False)
-FOLDERS = ('mask2former', 'dino', 'demo', 'lab', 'custom')
-# the 3 bases all of them inherit from (configs/_base_/ also holds partial files: values, data pipelines)
+FOLDERS = ('mask2former', 'dino', 'demo', 'lab', 'custom', 'linear_probe')
+# the 4 bases all of them inherit from (configs/_base_/ also holds partial files: values, data pipelines)
 BASES = ('dino_rats-s16_in1k-224.py', 'mask2former_vit-s16_8xb1-160k_ade20k-512x512.py',
-         'mask2former_vit-s16_8xb1-lsj-368k_coco-1024x1024.py')
+         'mask2former_vit-s16_8xb1-lsj-368k_coco-1024x1024.py', 'linear-probe_in1k-224.py')
 CONFIGS = sorted(str(p.relative_to(REPO)) for folder in FOLDERS for p in (REPO / 'configs' / folder).glob('*.py'))
 
 

@@ -25,6 +25,7 @@ from .errors import PreflightError
 URL = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
 PRETRAINED_TYPES = ('Pretrained', 'PretrainedInit')
 CONVERTERS = 'tools/model_converters'
+RATSVIT_TYPES = ('RATSViT', 'LinearProbeRATSViT')  # backbones that load RATSViT weights files
 WHOLE_MODEL = ('a whole-model checkpoint written by tools/train.py (WORK_DIR/iter_N.pth, epoch_N.pth or '
                'best_*.pth); backbone-only weights go to model.backbone.init_cfg.checkpoint instead')
 
@@ -94,7 +95,7 @@ def converter_hint(key: str, path: str, owner: dict | None) -> str:
     """
     if owner is None or key.startswith('model.init_cfg'):
         return f'it expects {WHOLE_MODEL}'
-    if _module_name(owner) != 'RATSViT':
+    if _module_name(owner) not in RATSVIT_TYPES:
         return (f'it expects weights for {owner.get("type")!r} (download or convert them; the converters in '
                 f'{CONVERTERS}/ make RATSViT backbones)')
     if owner.get('mode', 'rats') == 'mhsa':
