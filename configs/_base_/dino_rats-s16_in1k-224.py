@@ -54,10 +54,17 @@ param_scheduler = [
 ]
 # part discovery on PartImageNet val every 10 epochs (../_base_/part-val_partimagenet-512.py; optional)
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
+# DINO's k-NN (eval_knn.py: teacher, 20 neighbours, T 0.07, centre crop 224 of 256) every 10 epochs on a subset
+# of the training ImageNet (data_root None: train_dataloader's): the first 20 train images of each class as the
+# bank, 10 val images per class as the queries; lower than, and not comparable with, the full protocol
+# (tools/analysis/knn_eval.py). Off: --cfg-options custom_hooks.2.interval=0 (docs/pretraining.md).
+knn_validation = dict(type='mmrats.KNNValidationHook', interval=10, data_root=None, max_per_class=20,
+                      val_max_per_class=10, k=20, temperature=0.07, img_size=224, batch_size=64, num_workers=8)
 custom_hooks = [
     dict(type='mmrats.DINOTeacherHook', teacher_temp=0.07, warmup_teacher_temp=0.04, warmup_epochs=30,
          base_momentum=0.996, end_momentum=1.0),
     dict(type='mmrats.FreezeLastLayerHook', freeze_epochs=1, prefix='neck.last_layer'),
+    knn_validation,
 ]
 default_hooks = dict(
     logger=dict(interval=50),

@@ -36,5 +36,6 @@ custom_hooks = [
     dict(type='mmrats.DINOTeacherHook', teacher_temp=0.07, warmup_teacher_temp=0.04, warmup_epochs=50,
          base_momentum=0.996, end_momentum=1.0),
     dict(type='mmrats.FreezeLastLayerHook', freeze_epochs=3, prefix='neck.last_layer'),
+    {{_base_.knn_validation}},  # the base's k-NN validation (every 10 epochs, subset)
 ]
 auto_scale_lr = dict(base_batch_size=1024)  # the lr's batch; DINO's rule scales it (7.5e-4 x total / 256)

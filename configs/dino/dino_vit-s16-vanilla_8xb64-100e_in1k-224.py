@@ -42,5 +42,6 @@ custom_hooks = [
     dict(type='mmrats.DINOTeacherHook', teacher_temp=0.04, warmup_teacher_temp=0.04, warmup_epochs=0,
          base_momentum=0.996, end_momentum=1.0),
     dict(type='mmrats.FreezeLastLayerHook', freeze_epochs=1, prefix='neck.last_layer'),
+    {{_base_.knn_validation}},  # the base's k-NN validation (every 10 epochs, subset)
 ]
 auto_scale_lr = dict(base_batch_size=512)

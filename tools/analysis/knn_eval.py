@@ -3,7 +3,8 @@
 
     python tools/analysis/knn_eval.py CHECKPOINT --data-root data/imagenet [--train-split train --val-split val]
         [--k 20] [--temperature 0.07] [--img-size 224] [--batch-size 64] [--max-per-class N]
-        [--global-repr auto] [--which teacher] [--device cuda] [--out-dir work_dirs/knn/NAME]
+        [--val-max-per-class M] [--num-workers 8] [--global-repr auto] [--which teacher] [--device cuda]
+        [--out-dir work_dirs/knn/NAME]
 
 CHECKPOINT is any weights file ``mmrats.apis.load_backbone`` reads (a DINO
 checkpoint of ``tools/train.py``: its teacher; an extracted or converted
@@ -15,8 +16,11 @@ the queries; 20 neighbours vote with weight ``exp(cos / 0.07)``
 (``mmrats.apis.knn_evaluate``). DINO's ViT-S/16 reference: vanilla 100 epochs
 69.3 % top-1 (``configs/dino/dino_vit-s16-vanilla_8xb64-100e_in1k-224.py``).
 ``--max-per-class`` takes the first N images of each class of both splits
-(a quick check during a run). Prints and writes ``results.json``. Bad input:
-one ``error:`` line, exit code 2.
+(a quick check during a run), ``--val-max-per-class`` the val split's own M
+(``--max-per-class 20 --val-max-per-class 10``: the subset of the k-NN
+validation during pretraining, ``mmrats.KNNValidationHook``).
+``--num-workers`` processes read the images. Prints and writes
+``results.json``. Bad input: one ``error:`` line, exit code 2.
 """
 import argparse
 import json
@@ -42,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--img-size', type=int, default=224)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--max-per-class', type=int, default=None, help='the first N images of each class only')
+    p.add_argument('--val-max-per-class', type=int, default=None, help='the val split\'s own N (default: as train)')
+    p.add_argument('--num-workers', type=int, default=8, help='processes that read the images (0: this one)')
     p.add_argument('--global-repr', default='auto', choices=GLOBAL_REPRS[:3],
                    help="auto: [CLS] for a ViT, the registers' mean for RATS (what DINO trains)")
     p.add_argument('--which', default='teacher', choices=['teacher', 'student'], help='of a DINO checkpoint')
@@ -54,8 +60,11 @@ def run(args) -> dict:
     for key in ('k', 'batch_size', 'img_size'):
         if getattr(args, key) < 1:
             raise InputError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(args, key)}")
-    if args.max_per_class is not None and args.max_per_class < 1:
-        raise InputError(f'--max-per-class must be >= 1, got {args.max_per_class}')
+    for key in ('max_per_class', 'val_max_per_class'):
+        if getattr(args, key) is not None and getattr(args, key) < 1:
+            raise InputError(f"--{key.replace('_', '-')} must be >= 1, got {getattr(args, key)}")
+    if args.num_workers < 0:
+        raise InputError(f'--num-workers must be >= 0, got {args.num_workers}')
     if args.temperature <= 0:
         raise InputError(f'--temperature must be > 0, got {args.temperature}')
     if args.device.startswith('cuda') and not torch.cuda.is_available():
@@ -67,7 +76,8 @@ def run(args) -> dict:
     try:
         return knn_evaluate(backbone, args.data_root, args.train_split, args.val_split, args.k, args.temperature,
                             args.img_size, args.batch_size, args.max_per_class, args.global_repr,
-                            progress=lambda batches: track(batches, 'knn'))
+                            progress=lambda batches: track(batches, 'knn'),
+                            val_max_per_class=args.val_max_per_class, num_workers=args.num_workers)
     except (FileNotFoundError, ValueError) as e:
         raise InputError(str(e)) from None
 
