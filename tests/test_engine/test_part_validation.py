@@ -129,14 +129,14 @@ def test_without_its_data_the_optional_validation_is_dropped_with_a_warning(part
     cfg = Config.fromfile(str(RATS_S))
     cfg.val_dataloader.dataset.data_root = str(tmp_path / 'nowhere')
     lines = []
-    assert drop_unprepared_validation(cfg, lines.append) is True
+    assert drop_unprepared_validation(cfg, lines.append) == ['part validation']
     assert cfg.val_dataloader is None and cfg.val_cfg is None and cfg.val_evaluator is None
     assert cfg.default_hooks.checkpoint.save_best is None
     assert 'nowhere' in lines[0] and 'the last 3 checkpoint' in lines[0] and 'optional_val=False' in lines[0]
     # present data: nothing changes
     ok = Config.fromfile(str(RATS_S))
     ok.val_dataloader.dataset.update(data_root=str(partimagenet))
-    assert drop_unprepared_validation(ok, lines.append) is False and ok.val_cfg is not None
+    assert drop_unprepared_validation(ok, lines.append) == [] and ok.val_cfg is not None
     # a whole run: trains, warns once, keeps no best checkpoint
     wd = tmp_path / 'run'
     path = run_cfg(tmp_path / 'nowhere', wd, 1)
@@ -161,3 +161,50 @@ def test_an_incomplete_benchmark_is_named(partimagenet, tmp_path):
     from mmrats.utils.preflight import DataRootError, check_data_roots
     with pytest.raises(DataRootError, match=r"image '.*' of .*val.json"):
         check_data_roots(cfg, ('val_dataloader',))
+
+
+def imagenet_folders(root, val_flat=False, val_classes=('a', 'b')):
+    for split, classes in (('train', ('a', 'b')), ('val', val_classes)):
+        for c in classes:
+            d = root / split / ('' if split == 'val' and val_flat else c)
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f'{c}.png').write_bytes(b'')
+
+
+@pytest.mark.parametrize('case', ['missing val', 'flat val', 'other classes'])
+def test_unusable_knn_folders_switch_the_knn_validation_off_or_are_one_error(case, tmp_path):
+    root = tmp_path / 'imagenet'
+    if case == 'missing val':
+        imagenet_folders(root)
+        import shutil
+        shutil.rmtree(root / 'val')
+    else:
+        imagenet_folders(root, val_flat=case == 'flat val', val_classes=('a', 'c') if case == 'other classes'
+                         else ('a', 'b'))
+    cfg = Config.fromfile(str(RATS_S))
+    cfg.train_dataloader.dataset.data_root = str(root)  # the hook's data_root=None follows it
+    i = next(j for j, h in enumerate(cfg.custom_hooks) if h.type == 'mmrats.KNNValidationHook')
+    lines = []
+    assert 'k-NN validation' in drop_unprepared_validation(cfg, lines.append)
+    assert cfg.custom_hooks[i].interval == 0
+    why = {'missing val': 'does not exist', 'flat val': 'has no class folders',
+           'other classes': 'class folders of the train and val splits'}[case]
+    knn_lines = [line for line in lines if 'k-NN' in line]
+    assert len(knn_lines) == 1 and why in knn_lines[0] and f'custom_hooks.{i}.interval=0' in knn_lines[0]
+    strict = Config.fromfile(str(RATS_S))
+    strict.train_dataloader.dataset.data_root = str(root)
+    strict.optional_val = False
+    from mmrats.utils.preflight import DataRootError
+    with pytest.raises(DataRootError, match=why):
+        drop_unprepared_validation(strict, lines.append)
+
+
+def test_usable_knn_folders_keep_the_knn_validation(tmp_path):
+    root = tmp_path / 'imagenet'
+    imagenet_folders(root)
+    cfg = Config.fromfile(str(RATS_S))
+    cfg.train_dataloader.dataset.data_root = str(root)
+    from mmrats.utils.preflight import knn_hook_problem
+    assert knn_hook_problem(cfg) is None
+    cfg.train_dataloader.dataset.data_root = str(tmp_path / 'nowhere')  # the training data's own error
+    assert knn_hook_problem(cfg) is None

@@ -31,7 +31,7 @@ from .data_roots import DataRootError, check_data_roots, check_evaluator_files
 from .datasets import SPLITS
 from .errors import ClassCheckError, PreflightError, short, warn_stderr
 from .heads import check_det_head, check_seg_head
-from .optional_val import drop_unprepared_validation
+from .optional_val import drop_unprepared_validation, knn_hook_problem
 from .seg_labels import SAMPLE, check_seg
 from .weights import WeightsError, check_checkpoint, check_weights, checkpoint_problem, converter_hint, \
     model_checkpoints
@@ -39,7 +39,8 @@ from .weights import WeightsError, check_checkpoint, check_weights, checkpoint_p
 __all__ = ['SAMPLE', 'SPLITS', 'ClassCheckError', 'CocoSummary', 'DataRootError', 'PreflightError', 'WeightsError',
            'check_checkpoint', 'check_classes', 'check_coco', 'check_data_roots', 'check_det_head',
            'check_evaluator_files', 'check_seg', 'check_seg_head', 'check_weights', 'checkpoint_problem',
-           'coco_summary', 'drop_unprepared_validation', 'converter_hint', 'model_checkpoints', 'preflight', 'short', 'warn_stderr']
+           'coco_summary', 'converter_hint', 'drop_unprepared_validation', 'knn_hook_problem', 'model_checkpoints',
+           'preflight', 'short', 'warn_stderr']
 
 
 def _warn_rank0(msg: str) -> None:
