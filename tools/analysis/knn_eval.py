@@ -24,6 +24,7 @@ validation during pretraining, ``mmrats.KNNValidationHook``).
 """
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--max-per-class', type=int, default=None, help='the first N images of each class only')
     p.add_argument('--val-max-per-class', type=int, default=None, help='the val split\'s own N (default: as train)')
-    p.add_argument('--num-workers', type=int, default=8, help='processes that read the images (0: this one)')
+    p.add_argument('--num-workers', type=int, default=min(8, os.cpu_count() or 1),
+                   help='processes that read the images (0: this one; default: 8, or the cores if fewer)')
     p.add_argument('--global-repr', default='auto', choices=GLOBAL_REPRS[:3],
                    help="auto: [CLS] for a ViT, the registers' mean for RATS (what DINO trains)")
     p.add_argument('--which', default='teacher', choices=['teacher', 'student'], help='of a DINO checkpoint')
