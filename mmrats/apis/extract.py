@@ -42,16 +42,18 @@ def _save(sd: dict, config: dict, dst: Path, src, **meta) -> Path:
 
 def extract_backbone(src: PathLike, dst: PathLike, which: str = 'teacher', finetune: bool = False,
                      parallel_qkv: str = 'shared', force: bool = False) -> Path:
-    """Write the teacher (or student) backbone of a DINO pretraining checkpoint as a backbone file.
+    """Write the teacher (or student) backbone of a DINO pretraining checkpoint as a backbone file; or the
+    backbone of a ``tools/train.py`` checkpoint of another model with a ``mmrats.RATSViT`` backbone (the
+    lab's supervised ``ImageClassifier``, issue #26), which has one backbone and no teacher.
 
     ``dst`` holds ``state_dict`` (the ``RATSViT`` keys) and ``meta.backbone`` (its config), which
     :func:`~mmrats.apis.load_backbone` and ``init_cfg=dict(type='Pretrained', checkpoint=dst)`` read.
     The backbone is rebuilt from the config saved in ``src`` and loaded strictly.
 
     Args:
-        src: a ``tools/train.py`` checkpoint of a DINO config.
+        src: a ``tools/train.py`` checkpoint of a DINO config (or of a model with a RATSViT backbone).
         dst: the file to write.
-        which: ``'teacher'`` or ``'student'``.
+        which: ``'teacher'`` or ``'student'`` (of a DINO checkpoint; another model's has its one backbone).
         finetune: (RATS only) add the parallel full-rank branch for dense fine-tuning, with a zero output
             projection, so that ``dst`` computes exactly the pretrained function (checked on a random image):
             what the Mask2Former configs load.
@@ -63,18 +65,21 @@ def extract_backbone(src: PathLike, dst: PathLike, which: str = 'teacher', finet
 
     Raises:
         FileExistsError: ``dst`` exists and ``force`` is False (nothing is overwritten).
-        BackboneLoadError: ``src`` is not a DINO checkpoint of a RATSViT, or a ViT with ``finetune``.
+        BackboneLoadError: ``src`` is not a ``tools/train.py`` checkpoint of a RATSViT (DINO or another model),
+            ``which='student'`` of a model that has no student, or a ViT with ``finetune``.
     """
     dst = _writable(dst, force, parallel_qkv)
     w = read_backbone_weights(src, which)
-    if w.kind != 'dino':
+    if w.kind not in ('dino', 'model'):
         raise BackboneLoadError(f'{src} is a {w.kind} file ({w.source}), not a DINO pretraining checkpoint '
                                 '(tools/train.py with a configs/dino config): it has no teacher.backbone.* weights')
+    if w.kind == 'model' and which != 'teacher':
+        raise BackboneLoadError(f'{src} is a {w.source}: it has one backbone, no {which}; leave which as it is')
     pretrained = load_backbone(w)
     sd, config = pretrained.state_dict(), w.config
     if finetune:
         sd, config, _ = _with_branch(pretrained, w.config, parallel_qkv, src, dst)
-    return _save(sd, config, dst, src, which=which, pretraining=w.pretraining)
+    return _save(sd, config, dst, src, which=which if w.kind == 'dino' else None, pretraining=w.pretraining)
 
 
 def finetune_backbone(src: PathLike, dst: PathLike, parallel_qkv: str = 'shared', prefix: str | None = None,

@@ -4,6 +4,8 @@ For every seed and model (``rats``: RATS, 16 registers; ``vit``: ViT with
 [CLS]; ``vitreg``: ViT with [CLS] + 16 registers; same width, depth and
 parameter budget, checked within 2 %) on the procedural part-structured
 objects; ``tools/lab/lab_experiment.py`` runs them and writes the report.
+The supervised control of issue #26 is :mod:`mmrats.apis.lab_supervised`, the
+data and augmentation controls :mod:`mmrats.apis.lab_recipe`.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from mmrats.utils.console import say
 from mmrats.utils.run_config import unique_visualizer
 
 from .extract import extract_backbone
-from .runs import load_config, repo_config, scalars, stretch_schedule, with_progress_bar
+from .lab_recipe import apply_recipe
+from .runs import MONITORS, load_config, repo_config, scalars, stretch_schedule, with_progress_bar
 from .weights import load_backbone, untrained_backbone
 
 DINO_CONFIGS = {'rats': 'configs/lab/dino_rats-lab_1xb32-2e_part-objects-64.py',
@@ -33,6 +36,11 @@ DINO_CONFIGS = {'rats': 'configs/lab/dino_rats-lab_1xb32-2e_part-objects-64.py',
                 'rats-codebook': 'configs/lab/dino_rats-lab-codebook_1xb32-2e_part-objects-64.py',
                 'rats-codebook-large': 'configs/lab/dino_rats-lab-codebook-large_1xb32-2e_part-objects-64.py',
                 'vit-lastvit': 'configs/lab/dino_vit-lastvit-lab_1xb32-2e_part-objects-64.py'}
+# issue #26's supervised control: the same backbones (tests/test_apis/test_lab_controls.py)
+SUPERVISED_CONFIGS = {'rats': 'configs/lab/supervised_rats-lab_1xb32-20e_part-objects-64.py',
+                      'vit': 'configs/lab/supervised_vit-lab_1xb32-20e_part-objects-64.py',
+                      'vitreg': 'configs/lab/supervised_vitreg-lab_1xb32-20e_part-objects-64.py'}
+LAB_CONFIGS = {'dino': DINO_CONFIGS, 'supervised': SUPERVISED_CONFIGS}
 M2F_CONFIGS = {'rats-regq': ('rats', 'configs/lab/mask2former_rats-lab-regq_1xb8-100it_part-objects-96.py'),
                'rats-learned': ('rats', 'configs/lab/mask2former_rats-lab_1xb8-100it_part-objects-96.py'),
                'vit-learned': ('vit', 'configs/lab/mask2former_vit-lab_1xb8-100it_part-objects-96.py')}
@@ -79,12 +87,20 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def dino_cfg(model: str, seed: int, s: Setting, work_dir: str, options: dict | None = None) -> Config:
+def dino_cfg(model: str, seed: int, s: Setting, work_dir: str, options: dict | None = None,
+             recipe: dict | None = None) -> Config:
     """The lab DINO config of ``model`` sized by the setting, schedules stretched to its epochs.
 
-    ``options`` (``--cfg-options``) are merged into every model's config alike, before the sizes.
+    ``options`` (``--cfg-options``) are merged into every model's config alike, before the sizes; ``recipe``
+    (:func:`~mmrats.apis.lab_recipe.apply_recipe`) changes the data variant and the augmentations.
     """
-    cfg = load_config(DINO_CONFIGS[model], options)
+    return sized_cfg(DINO_CONFIGS[model], seed, s, work_dir, options, recipe)
+
+
+def sized_cfg(path: str, seed: int, s: Setting, work_dir: str, options: dict | None = None,
+              recipe: dict | None = None) -> Config:
+    """A lab config (DINO or supervised) sized by the setting: data, batch, validation, epochs, checkpoints."""
+    cfg = apply_recipe(load_config(path, options), recipe)
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=seed)
     cfg.train_dataloader.batch_size = s.batch_size
@@ -101,13 +117,22 @@ def dino_cfg(model: str, seed: int, s: Setting, work_dir: str, options: dict | N
 
 
 def pretrain(model: str, seed: int, s: Setting, work_dir: str, options: dict | None = None,
-             resume: bool = False) -> dict:
+             resume: bool = False, recipe: dict | None = None) -> dict:
     """DINO pretraining of one model; the teacher backbone extracted (and, for RATS, its fine-tuning form).
 
     With ``resume``, a pretraining interrupted in ``work_dir`` continues from its newest checkpoint (saved
     every ``CHECKPOINT_EPOCHS`` epochs); its times then count the continued part only.
     """
-    cfg = dino_cfg(model, seed, s, work_dir, options)
+    runner, out = train_run(dino_cfg(model, seed, s, work_dir, options, recipe), resume)
+    out.update(backbone_files(osp.join(work_dir, f'epoch_{runner.epoch}.pth'), model, work_dir, 'teacher_backbone'))
+    return out
+
+
+def train_run(cfg: Config, resume: bool = False, monitors: tuple[str, ...] = MONITORS,
+              val_prefix: str = 'parts/') -> tuple[Runner, dict]:
+    """Train a sized lab config (continued from its newest checkpoint with ``resume``); the runner, and its
+    times, iterations, per-epoch ``monitors`` and validation rows (:func:`~mmrats.apis.runs.scalars`)."""
+    work_dir = cfg.work_dir
     cfg.train_dataloader.persistent_workers = False  # workers end with each epoch: their CPU time is counted
     last = Path(work_dir) / 'last_checkpoint'
     newest = Path(last.read_text().strip()) if last.is_file() else None
@@ -120,18 +145,24 @@ def pretrain(model: str, seed: int, s: Setting, work_dir: str, options: dict | N
     runner = Runner.from_cfg(cfg)
     runner.train()
     seconds, cpu = time.time() - t0, cpu_seconds() - c0
-    ckpt = osp.join(work_dir, f'epoch_{runner.epoch}.pth')
     # a resumed run's earlier epochs are in the log folders of the sessions before it (named by their start)
     logs = ([d for d in sorted(str(p.parent.parent) for p in Path(work_dir).glob('*/vis_data/scalars.json'))
              if Path(d).name <= Path(runner.log_dir).name] if resumed_from is not None else [runner.log_dir])
-    epochs, val = scalars(logs, runner.epoch)
-    out = dict(seconds=round(seconds, 1), cpu_seconds=round(cpu, 1), iters=runner.iter, epochs=epochs, val=val,
-               backbone=osp.join(work_dir, 'teacher_backbone.pth'))
+    epochs, val = scalars(logs, runner.epoch, monitors, val_prefix)
+    out = dict(seconds=round(seconds, 1), cpu_seconds=round(cpu, 1), iters=runner.iter, epochs=epochs, val=val)
     if resumed_from is not None:
         out['resumed_from_epoch'] = resumed_from
+    return runner, out
+
+
+def backbone_files(ckpt: str, model: str, work_dir: str, stem: str) -> dict:
+    """The backbone of a training checkpoint (a DINO run's teacher, a classifier's backbone) as
+    ``work_dir/<stem>.pth``, and for RATS its fine-tuning form (``<stem>_finetune.pth``, what Mask2Former loads):
+    ``dict(backbone=..., finetune_backbone=...)``."""
+    out = dict(backbone=osp.join(work_dir, f'{stem}.pth'))
     extract_backbone(ckpt, out['backbone'], force=True)
     if model == 'rats':
-        out['finetune_backbone'] = osp.join(work_dir, 'teacher_backbone_finetune.pth')
+        out['finetune_backbone'] = osp.join(work_dir, f'{stem}_finetune.pth')
         extract_backbone(ckpt, out['finetune_backbone'], finetune=True, force=True)
     return out
 
@@ -157,9 +188,10 @@ def finetune(variant: str, backbone: str, seed: int, s: Setting, data_root: str,
                 cpu_seconds=round(cpu_seconds() - c0, 1))
 
 
-def untrained_lab_backbone(model: str, seed: int, options: dict | None = None) -> RATSViT:
-    """The model's backbone (with ``--cfg-options``) with a random init (seed ``seed``) at the evaluation size."""
-    return untrained_backbone(repo_config(DINO_CONFIGS[model]), seed, options)
+def untrained_lab_backbone(model: str, seed: int, options: dict | None = None, objective: str = 'dino') -> RATSViT:
+    """The model's backbone (with ``--cfg-options``) with a random init (seed ``seed``) at the evaluation size,
+    from the ``objective``'s config (the backbones of both are the same)."""
+    return untrained_backbone(repo_config(LAB_CONFIGS[objective][model]), seed, options)
 
 
 def lab_backbones(results: dict, seed: int) -> dict:
@@ -169,7 +201,8 @@ def lab_backbones(results: dict, seed: int) -> dict:
         r = results['pretrain'].get(f'{m}/seed{seed}')
         if r:
             out[f'{m} pretrained'] = load_backbone(r['backbone'])
-            out[f'{m} untrained'] = untrained_lab_backbone(m, seed, results.get('cfg_options'))
+            out[f'{m} untrained'] = untrained_lab_backbone(m, seed, results.get('cfg_options'),
+                                                           results.get('objective', 'dino'))
     return out
 
 
@@ -182,9 +215,10 @@ def diagnose(backbone: RATSViT, test: HeldOut, pd: dict) -> dict:
                 method=pd['method'])
 
 
-def param_budget(models: list[str], options: dict | None = None) -> dict:
+def param_budget(models: list[str], options: dict | None = None, objective: str = 'dino') -> dict:
     """Parameters of each backbone; raises if they differ by more than 2 %."""
-    counts = {m: sum(p.numel() for p in untrained_lab_backbone(m, 0, options).parameters()) for m in models}
+    counts = {m: sum(p.numel() for p in untrained_lab_backbone(m, 0, options, objective=objective).parameters())
+              for m in models}
     lo, hi = min(counts.values()), max(counts.values())
     if hi > 1.02 * lo:
         raise SystemExit(f'error: backbone parameters differ by more than 2 %: {counts}')

@@ -39,15 +39,17 @@ def load_config(path: str, options: dict | None = None) -> Config:
 def stretch_schedule(cfg: Config, epochs: int) -> Config:
     """The DINO configs' schedules (warm-up, cosine lr, weight decay) stretched to ``epochs``.
 
-    The warm-up keeps its length up to half the run; a run of one epoch has none.
+    The warm-up keeps its length up to half the run; a run of one epoch has none. The weight-decay schedule
+    is optional (the lab's supervised configs keep theirs constant).
     """
     cfg.train_cfg.max_epochs = epochs
-    warmup, cosine, wd = cfg.param_scheduler
+    warmup, cosine, *wd = cfg.param_scheduler
     warm = min(warmup.end, epochs // 2)
     warmup.end = warm
     cosine.update(begin=warm, end=epochs, T_max=max(1, epochs - warm))
-    wd.end = epochs
-    cfg.param_scheduler = ([warmup] if warm else []) + [cosine, wd]
+    for w in wd:
+        w.end = epochs
+    cfg.param_scheduler = ([warmup] if warm else []) + [cosine, *wd]
     return cfg
 
 
@@ -57,8 +59,10 @@ def with_progress_bar(cfg: Config) -> Config:
     return cfg
 
 
-def scalars(log_dirs: list[str], last_epoch: int | None = None) -> tuple[list[dict], list[dict]]:
-    """Per-epoch means of DINO's monitors, and the validation rows, of a run's log folders.
+def scalars(log_dirs: list[str], last_epoch: int | None = None, monitors: tuple[str, ...] = MONITORS,
+            val_prefix: str = 'parts/') -> tuple[list[dict], list[dict]]:
+    """Per-epoch means of the training ``monitors`` (DINO's by default), and the validation rows (their keys
+    starting with ``val_prefix``: part discovery by default), of a run's log folders.
 
     A resumed run logs into a new timestamped folder: ``log_dirs`` are read oldest first and a later
     folder's rows replace those of the epochs (validation steps) it ran again; rows after ``last_epoch``
@@ -72,11 +76,11 @@ def scalars(log_dirs: list[str], last_epoch: int | None = None) -> tuple[list[di
             r = json.loads(line)
             if 'loss' in r and 'epoch' in r:
                 fresh.setdefault(r['epoch'], []).append(r)
-            elif any(k.startswith('parts/') for k in r):
-                by_step[r['step']] = {k: v for k, v in r.items() if k.startswith('parts/') or k == 'step'}
+            elif any(k.startswith(val_prefix) for k in r):
+                by_step[r['step']] = {k: v for k, v in r.items() if k.startswith(val_prefix) or k == 'step'}
         by_epoch.update(fresh)
     last = float('inf') if last_epoch is None else last_epoch
-    epochs = [dict(epoch=e, **{k: sum(r[k] for r in by_epoch[e]) / len(by_epoch[e]) for k in MONITORS})
+    epochs = [dict(epoch=e, **{k: sum(r[k] for r in by_epoch[e]) / len(by_epoch[e]) for k in monitors})
               for e in sorted(by_epoch) if e <= last]
     return epochs, [by_step[k] for k in sorted(by_step) if k <= last]
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .part_objects_catalogue import CATEGORIES, PART_ID, PART_TYPES, check_catalogue
-from .part_objects_render import (affine, background, frame_coords, hsv, paint_texture, sample_appearance,
+from .part_objects_render import (COLOURS, affine, background, frame_coords, hsv, paint_texture, sample_appearance,
                                   shape_mask, value_noise)
 
 SPLIT_IDS = {'train': 0, 'val': 1, 'test': 2}
@@ -70,6 +70,10 @@ class PartObjectsConfig:
         min_visible: an object keeps at least this fraction of its drawn pixels
             (occluders that would hide more are dropped, a second object that
             would be hidden more is dropped).
+        colour: ``'informative'`` (the default: every part type has its own hue, saturation and brightness
+            ranges) or ``'uninformative'`` (issue #26's colour control: the same ranges for every part type,
+            :data:`~mmrats.datasets.part_objects_catalogue.UNINFORMATIVE_COLOUR`; the geometry, parts and
+            clutter of an image are the default's, only the parts' colours change).
     """
 
     img_size: int = 96
@@ -79,8 +83,11 @@ class PartObjectsConfig:
     second_scale: tuple[float, float] = (0.16, 0.26)
     max_rotation: float = 25.0
     min_visible: float = 0.5
+    colour: str = 'informative'
 
     def check(self) -> None:
+        if self.colour not in COLOURS:
+            raise ValueError(f'PartObjectsConfig colour must be one of {COLOURS}, got {self.colour!r}')
         if self.img_size < 16:
             raise ValueError(f'PartObjectsConfig img_size must be >= 16, got {self.img_size}')
         for name in ('two_objects_prob', 'occlusion_prob', 'min_visible'):
@@ -109,7 +116,8 @@ def render_object(rng: np.random.Generator, category: int, cx: float, cy: float,
     aspect = rng.uniform(*cat.aspect) * rng.uniform(0.9, 1.1)
     sx, sy = half * np.sqrt(aspect), half / np.sqrt(aspect)
     obj = affine(cx, cy, sx, sy, rng.uniform(-cfg.max_rotation, cfg.max_rotation), flip=bool(rng.random() < 0.5))
-    looks = {p.name: sample_appearance(rng, p) for p in PART_TYPES if p.name.startswith(cat.supercategory + ' ')}
+    looks = {p.name: sample_appearance(rng, p, cfg.colour) for p in PART_TYPES
+             if p.name.startswith(cat.supercategory + ' ')}
     rgb = np.zeros((n, n, 3), np.float32)
     parts = np.zeros((n, n), np.uint8)
     for part, shape, pcx, pcy, psx, psy, ang in cat.primitives:

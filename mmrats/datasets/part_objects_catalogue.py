@@ -62,6 +62,12 @@ PART_TYPES: tuple[PartType, ...] = (
     PartType('bird tail', 'stripes', (200, 290), (0.3, 0.7), (0.3, 0.7), (1.0, 1.5), (0.25, 0.45)),
 )
 PART_NAMES: tuple[str, ...] = tuple(p.name for p in PART_TYPES)
+# The colour control of issue #26 (PartObjectsConfig(colour='uninformative')): every part type draws its hue,
+# saturation and brightness from these ranges, the union of the part types' own, so colour says nothing about
+# the part type and only texture kind, texture scale and shape do.
+UNINFORMATIVE_COLOUR = dict(hue=(0.0, 360.0),
+                            sat=(min(p.sat[0] for p in PART_TYPES), max(p.sat[1] for p in PART_TYPES)),
+                            val=(min(p.val[0] for p in PART_TYPES), max(p.val[1] for p in PART_TYPES)))
 PART_ID = {name: i + 1 for i, name in enumerate(PART_NAMES)}
 BACKGROUND = 0
 

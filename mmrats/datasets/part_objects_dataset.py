@@ -56,9 +56,9 @@ class PartObjectsDataset(BaseDataset):
             raise ValueError(f'PartObjectsDataset split must be one of {sorted(SPLIT_IDS)}, got {split!r}')
         try:
             self.gen_cfg = PartObjectsConfig(img_size=img_size, **(gen_cfg or {}))
-        except TypeError as e:
+            self.gen_cfg.check()
+        except (TypeError, ValueError) as e:
             raise ValueError(f'PartObjectsDataset gen_cfg: {e}') from None
-        self.gen_cfg.check()
         self.num_images, self.split, self.seed = int(num_images), split, int(seed)
         with mmpretrain_scope():
             super().__init__(ann_file='', data_root='', pipeline=list(pipeline), test_mode=test_mode,

@@ -12,7 +12,9 @@ import colorsys
 
 import numpy as np
 
-from .part_objects_catalogue import PartType
+from .part_objects_catalogue import UNINFORMATIVE_COLOUR, PartType
+
+COLOURS = ('informative', 'uninformative')
 
 
 def affine(cx: float, cy: float, sx: float, sy: float, angle_deg: float, flip: bool = False) -> np.ndarray:
@@ -98,10 +100,16 @@ def texture_pattern(kind: str, s: np.ndarray, t: np.ndarray, freq: float, phase:
     raise ValueError(f'unknown texture {kind!r}')
 
 
-def sample_appearance(rng: np.random.Generator, part: PartType) -> dict:
-    """One instance's appearance drawn from a part type's family."""
-    hue = rng.uniform(*part.hue)
-    sat, val = rng.uniform(*part.sat), rng.uniform(*part.val)
+def sample_appearance(rng: np.random.Generator, part: PartType, colour: str = 'informative') -> dict:
+    """One instance's appearance drawn from a part type's family.
+
+    With ``colour='uninformative'`` (issue #26) the base hue, saturation and brightness come from
+    :data:`UNINFORMATIVE_COLOUR`, the same ranges for every part type; the draws are the same in number and
+    order, so everything else drawn after them (texture, geometry, clutter) is the default's.
+    """
+    ranges = UNINFORMATIVE_COLOUR if colour == 'uninformative' else dict(hue=part.hue, sat=part.sat, val=part.val)
+    hue = rng.uniform(*ranges['hue'])
+    sat, val = rng.uniform(*ranges['sat']), rng.uniform(*ranges['val'])
     dv = rng.uniform(*part.contrast) * rng.choice([-1.0, 1.0])
     c1 = hsv(hue, sat, val)
     c2 = hsv(hue + rng.uniform(-12, 12), np.clip(sat + rng.uniform(-0.15, 0.15), 0, 1), np.clip(val + dv, 0.03, 1))

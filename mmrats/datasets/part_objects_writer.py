@@ -78,6 +78,15 @@ def part_categories() -> list[dict]:
     return [dict(id=i + 1, name=p.name, supercategory=p.name.split(' ')[0]) for i, p in enumerate(PART_TYPES)]
 
 
+def _config_record(cfg: PartObjectsConfig) -> dict:
+    """The generation parameters as the manifest records them; the default colours are not named, so that the
+    folders written before the colour control (issue #26) still match their manifest and are not rewritten."""
+    record = asdict(cfg)
+    if record['colour'] == 'informative':
+        del record['colour']
+    return record
+
+
 def write_part_objects(out: str | Path, num_images: dict[str, int], seed: int = 0,
                        cfg: PartObjectsConfig | None = None, ade: bool = True) -> dict:
     """Write the splits of ``num_images`` (e.g. ``{'train': 2000, 'test': 300}``) under ``out``.
@@ -103,7 +112,7 @@ def write_part_objects(out: str | Path, num_images: dict[str, int], seed: int = 
             raise ValueError(f'num_images: unknown split {split!r} or negative count {n}; splits: {sorted(SPLIT_IDS)}')
     out = Path(out)
     params = dict(format_version=FORMAT_VERSION, seed=seed, num_images=dict(sorted(num_images.items())),
-                  config=asdict(cfg), ade=ade, parts=list(PART_NAMES), categories=[c.name for c in CATEGORIES])
+                  config=_config_record(cfg), ade=ade, parts=list(PART_NAMES), categories=[c.name for c in CATEGORIES])
     man_path = out / 'manifest.json'
     if man_path.is_file():
         old = json.loads(man_path.read_text())

@@ -6,9 +6,9 @@ from importlib.util import find_spec
 from .backbones import BackboneOutput, LinearProbeRATSViT, RATSViT
 from .heads import *  # noqa: F401,F403
 from .heads import __all__ as _heads
-from .necks import DINONeck, ViTPyramidNeck
+from .necks import DINONeck, GlobalReprNeck, ViTPyramidNeck
 
-__all__ = ['BackboneOutput', 'LinearProbeRATSViT', 'RATSViT', 'DINONeck', 'ViTPyramidNeck', *_heads]
+__all__ = ['BackboneOutput', 'LinearProbeRATSViT', 'RATSViT', 'DINONeck', 'GlobalReprNeck', 'ViTPyramidNeck', *_heads]
 
 if find_spec('mmpretrain') is not None:
     from .selfsup import DINO  # noqa: F401

@@ -122,5 +122,7 @@ def test_bad_arguments():
         PartObjectsDataset(num_images=0)
     with pytest.raises(ValueError, match='gen_cfg'):
         PartObjectsDataset(num_images=1, gen_cfg=dict(colour=1))
+    with pytest.raises(ValueError, match='gen_cfg.*unexpected keyword'):
+        PartObjectsDataset(num_images=1, gen_cfg=dict(hue=1))
     with pytest.raises(ValueError, match='occlusion_prob'):
         generate_part_objects(0, cfg=PartObjectsConfig(occlusion_prob=2))

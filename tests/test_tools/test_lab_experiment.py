@@ -75,8 +75,8 @@ def test_report_needs_results(tmp_path, capsys):
 def test_parameter_budget_is_checked(monkeypatch):
     real = lab_api.untrained_lab_backbone
 
-    def bigger(model, seed, options=None):
-        bb = real(model, seed, options)
+    def bigger(model, seed, options=None, objective='dino'):
+        bb = real(model, seed, options, objective)
         if model == 'vit':
             import torch
             bb.extra = torch.nn.Linear(128, 512)  # +66k parameters, > 2 %
@@ -160,7 +160,7 @@ def no_work(monkeypatch):
     monkeypatch.setattr(lab_experiment, 'pretrain', pretrain)
     monkeypatch.setattr(lab_experiment, 'finetune', finetune)
     monkeypatch.setattr(lab_experiment, 'write_part_objects', lambda *a, **k: None)
-    monkeypatch.setattr(lab_experiment, 'held_out', lambda n, split: None)
+    monkeypatch.setattr(lab_experiment, 'held_out', lambda n, split, **k: None)
     monkeypatch.setattr(lab_experiment, 'lab_markdown', lambda r: 'tables')
     monkeypatch.setattr(lab_experiment, 'pictures', lambda *a, **k: None)
     return calls
@@ -300,3 +300,110 @@ def test_report_names_every_model_with_its_register_count(model, options, name):
     assert f'Backbone parameters: {name} 1,000' in tables
     assert f'| {name} | pretrained | registers (8) |' in tables
     assert f'| {name} | 12.0 ± 0.0 | 11.0 ± 0.0 |' in tables
+
+
+# --- issue #26's controls: the supervised objective, the colour-uninformative data, the no-colour augmentations ---
+
+@pytest.mark.slow
+def test_quick_supervised_run(tmp_path):
+    """--objective supervised, end to end for the three models: training, the DINO runs' evaluation of their
+    backbones, tables and pictures (Mask2Former is the DINO runs' step: test_quick_colour_controls_run runs it);
+    about 30 s on the idle 2-core machine, slow as test_quick_run is."""
+    argv = ['--setting', 'quick', '--objective', 'supervised', '--no-finetune', '--work-dir', str(tmp_path)]
+    assert lab_experiment.main(argv) == 0
+    res = json.loads((tmp_path / 'lab_results.json').read_text())
+    assert (res['objective'], res['data_variant'], res['augment']) == ('supervised', 'default', 'default')
+    for m, method in (('rats', 'registers'), ('vit', 'cls-attn'), ('vitreg', 'register-attn')):
+        r = res['pretrain'][f'{m}/seed0']
+        assert r['iters'] == 2 and 0 <= r['accuracy'] <= 100 and r['near_chance'] == (r['accuracy'] < 200 / 9)
+        assert 'accuracy_top-1' in r['epochs'][0] and 'accuracy/top1' in r['val'][0]
+        for state in ('pretrained', 'untrained'):  # exactly what a DINO run records
+            assert res['parts'][f'{m}/seed0/{state}']['method'] == method
+            assert set(res['parts'][f'{m}/seed0/{state}']['per_k']) == {'2', '4', '8', '16'}
+            assert 'specialisation' in res['diagnostics'][f'{m}/seed0/{state}']
+            assert 0 <= res['knn'][f'{m}/seed0/{state}'] <= 100
+    md = (tmp_path / 'lab_results.md').read_text()
+    for text in ('## Supervised training', 'held-out test accuracy (chance 11.1)', 'linear head, held-out test',
+                 '| supervised | registers (16) |', 'objective `supervised`'):
+        assert text in md
+    assert 'DINO' not in md
+    for name in ('grid.png', 'curves.png', 'rats_pretrained_heads_0.png'):
+        assert (tmp_path / 'pictures' / name).stat().st_size > 1000
+    assert lab_experiment.main(['--report', '--work-dir', str(tmp_path)]) == 0
+    assert (tmp_path / 'lab_results.md').read_text() == md
+    # a DINO run cannot continue it
+    assert lab_experiment.main(['--setting', 'quick', '--models', 'rats', '--resume', '--work-dir', str(tmp_path)]) == 2
+
+
+@pytest.mark.slow
+def test_quick_colour_controls_run(tmp_path):
+    """DINO on the colour-uninformative objects without colour augmentations, end to end for RATS with its
+    Mask2Former (about 40 s on the idle 2-core machine)."""
+    argv = ['--setting', 'quick', '--data-variant', 'colour-uninformative', '--augment', 'no-colour', '--models',
+            'rats', '--work-dir', str(tmp_path)]
+    assert lab_experiment.main(argv) == 0
+    res = json.loads((tmp_path / 'lab_results.json').read_text())
+    assert (res['objective'], res['data_variant'], res['augment']) == ('dino', 'colour-uninformative', 'no-colour')
+    assert res['pretrain']['rats/seed0']['iters'] == 2 and set(res['m2f']) == {'rats-regq/seed0', 'rats-learned/seed0'}
+    # the pretraining ran on the control's data and views (mmengine's copy of the config it ran)
+    from mmengine.config import Config
+    ran = Config.fromfile(str(next((tmp_path / 'pretrain' / 'rats' / 'seed0').glob('dino_*.py'))))
+    assert ran.train_dataloader.dataset.gen_cfg == ran.val_dataloader.dataset.gen_cfg == dict(colour='uninformative')
+    assert 'ColorJitter' not in str(ran.train_dataloader.dataset.pipeline)
+    manifest = json.loads((tmp_path / 'data' / 'manifest.json').read_text())  # Mask2Former's data too
+    assert manifest['params']['config']['colour'] == 'uninformative'
+    md = (tmp_path / 'lab_results.md').read_text()
+    assert 'data variant `colour-uninformative`, augment `no-colour`' in md and '## DINO pretraining' in md
+
+
+def test_the_data_variant_reaches_the_held_out_images_and_the_mask2former_data(tmp_path, no_work, monkeypatch):
+    seen = dict(held_out=[], written=[])
+    monkeypatch.setattr(lab_experiment, 'held_out', lambda n, split, **k: seen['held_out'].append((split, k)))
+    monkeypatch.setattr(lab_experiment, 'write_part_objects', lambda root, n, cfg: seen['written'].append(cfg))
+    _saved_quick_run(tmp_path, data_variant='colour-uninformative',
+                     m2f={v: {'mIoU': 1.0} for v in ('rats-regq/seed0', 'rats-learned/seed0')})
+    argv = ['--setting', 'quick', '--models', 'rats', '--resume', '--data-variant', 'colour-uninformative',
+            '--work-dir', str(tmp_path)]
+    assert lab_experiment.main(argv) == 0
+    assert seen['held_out'] == [('test', dict(data_variant='colour-uninformative')),
+                                ('train', dict(data_variant='colour-uninformative'))]
+    assert [c.colour for c in seen['written']] == ['uninformative']
+
+
+@pytest.mark.parametrize('saved, argv, key', [
+    (dict(objective='supervised'), [], 'objective'),
+    ({}, ['--objective', 'supervised'], 'objective'),
+    (dict(data_variant='colour-uninformative'), [], 'data_variant'),
+    ({}, ['--data-variant', 'colour-uninformative'], 'data_variant'),
+    (dict(augment='no-colour'), [], 'augment'),
+    ({}, ['--augment', 'no-colour'], 'augment'),
+])
+def test_resume_refuses_another_objective_data_variant_or_augmentation(tmp_path, no_work, capsys, saved, argv, key):
+    _saved_quick_run(tmp_path, **saved)  # {}: a run saved before the controls existed (DINO, default data and views)
+    before = (tmp_path / 'lab_results.json').read_text()
+    assert lab_experiment.main(['--setting', 'quick', '--models', 'rats', '--resume', '--work-dir', str(tmp_path),
+                                *argv]) == 2
+    err = capsys.readouterr().err
+    assert f'was run with {key} ' in err and 'another --work-dir' in err
+    assert (tmp_path / 'lab_results.json').read_text() == before and no_work['finetune'] == []
+
+
+@pytest.mark.parametrize('change, key', [(dict(objective='supervised'), 'objective'),
+                                         (dict(data_variant='colour-uninformative'), 'data_variant'),
+                                         (dict(augment='no-colour'), 'augment')])
+def test_merge_refuses_runs_of_another_objective_data_variant_or_augmentation(change, key):
+    with pytest.raises(ValueError, match=f"in '{key}' \\("):
+        merge_results([_run([0]), {**_run([1]), **change}], ['a', 'b'])
+    with pytest.raises(ValueError, match=f"in '{key}' \\("):  # either order: the one without it is the default
+        merge_results([{**_run([0]), **change}, _run([1])], ['a', 'b'])
+    merged = merge_results([{**_run([0]), **change}, {**_run([1]), **change}], ['a', 'b'])
+    assert merged[key] == change[key]
+    # a run saved before the controls merges with one that records the defaults
+    assert merge_results([_run([0]), _run([1], objective='dino', data_variant='default', augment='default')],
+                         ['a', 'b'])['objective'] == 'dino'
+
+
+def test_supervised_needs_a_model_with_a_supervised_config(capsys):
+    with pytest.raises(SystemExit):
+        lab_experiment.parse_args(['--objective', 'supervised', '--models', 'rats', 'rats-codebook'])
+    assert "not ['rats-codebook']" in capsys.readouterr().err

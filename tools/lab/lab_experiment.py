@@ -4,6 +4,7 @@
     python tools/lab/lab_experiment.py [--setting quick|default|long] [--seeds 0 1 2]
         [--models rats vit vitreg] [--work-dir work_dirs/lab] [--data-root data/part_objects]
         [--no-finetune] [--epochs N] [--m2f-iters N] [--resume] [--verbose]
+        [--objective dino|supervised] [--data-variant default|colour-uninformative] [--augment default|no-colour]
         [--report | --rediagnose | --merge RUN_DIR...]
 
 For every seed and model (``rats``: RATS, 16 registers; ``vit``: ViT with
@@ -23,6 +24,12 @@ parameter budget, checked within 2 %):
 3. Mask2Former on the part labels from each pretrained backbone (RATS with
    register queries, RATS with learned queries, ViT with learned queries; the
    same iterations), mIoU on the test split;
+
+The controls of issue #26 (``mmrats.apis.lab_recipe``): ``--objective supervised`` trains the same
+backbones to name the main object's category (``configs/lab/supervised_*``: a linear head on the global
+representation, cross-entropy, DINO's first global view) instead of step 1, and evaluates them by steps 2-3
+unchanged; ``--data-variant colour-uninformative`` draws every part type's colours from the same ranges
+(training and evaluation images); ``--augment no-colour`` drops colour jitter, grayscale and solarisation.
 
 then writes ``WORK_DIR/lab_results.json``, ``WORK_DIR/lab_results.md`` (mean ±
 std over seeds) and pictures (``WORK_DIR/pictures``). ``--setting quick`` is a
@@ -47,10 +54,14 @@ import torch
 from mmengine.config import DictAction
 
 from mmrats.apis import load_backbone
-from mmrats.apis.lab import (CHECKPOINT_EPOCHS, DINO_CONFIGS, M2F_CONFIGS, SETTINGS, cpu_seconds, diagnose, finetune,
-                             lab_backbones, param_budget, pretrain, untrained_lab_backbone)
+from mmrats.apis.lab import (CHECKPOINT_EPOCHS, DINO_CONFIGS, M2F_CONFIGS, SETTINGS, SUPERVISED_CONFIGS, cpu_seconds,
+                             diagnose, finetune, lab_backbones, param_budget, pretrain, untrained_lab_backbone)
+from mmrats.apis.lab_recipe import AUGMENTS, OBJECTIVES, check_data_root
+from mmrats.apis.lab_supervised import train_supervised
+from mmrats.datasets.part_objects import PartObjectsConfig
 from mmrats.datasets.part_objects_writer import write_part_objects
-from mmrats.evaluation.lab import held_out, knn_accuracy, merge_results, part_discovery, resumed
+from mmrats.evaluation.lab import (CHANCE, DATA_VARIANTS, held_out, knn_accuracy, merge_results, part_discovery,
+                                   recipe_of, resumed)
 from mmrats.evaluation.lab import markdown as lab_markdown
 from mmrats.utils.console import say, stage
 from mmrats.visualization.lab_pictures import lab_pictures
@@ -66,6 +77,15 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', default='work_dirs/lab')
     p.add_argument('--data-root', default=None, help='written part objects (default: WORK_DIR/data)')
     p.add_argument('--no-finetune', action='store_true', help='skip Mask2Former')
+    p.add_argument('--objective', choices=OBJECTIVES, default='dino',
+                   help="what trains the backbones: DINO, or issue #26's supervised control (the main object's "
+                        'category, a linear head on the global representation; rats, vit, vitreg)')
+    p.add_argument('--data-variant', choices=sorted(DATA_VARIANTS), default='default',
+                   help="colour-uninformative: every part type's hue, saturation and brightness from the same "
+                        'ranges (training and held-out images)')
+    p.add_argument('--augment', choices=AUGMENTS, default='default',
+                   help='no-colour: the training views without colour jitter, grayscale and solarisation '
+                        '(crops, flip and blur kept)')
     p.add_argument('--verbose', action='store_true',
                    help='stream every log line instead of one line per step (the logs are in WORK_DIR/logs)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
@@ -89,7 +109,16 @@ def parse_args(argv=None):
     for name in ('epochs', 'm2f_iters'):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.objective == 'supervised' and set(args.models) - set(SUPERVISED_CONFIGS):
+        p.error(f'--objective supervised trains {sorted(SUPERVISED_CONFIGS)}, not '
+                f'{sorted(set(args.models) - set(SUPERVISED_CONFIGS))}')
     return args
+
+
+def held_out_of(results: dict, num: int | None = None, split: str = 'test'):
+    """The held-out images of a run's data variant (``num``: the run's test images)."""
+    return held_out(results['sizes']['test_images'] if num is None else num, split,
+                    data_variant=recipe_of(results)['data_variant'])
 
 
 def rediagnose(work: Path) -> int:
@@ -97,11 +126,12 @@ def rediagnose(work: Path) -> int:
     results = saved_results(work)
     if results is None:
         return 2
-    test = held_out(results['sizes']['test_images'], 'test')
+    test = held_out_of(results)
     for key, r in results['pretrain'].items():
         model, seed = key.split('/seed')
         for state, bb in (('pretrained', load_backbone(r['backbone'])),
-                          ('untrained', untrained_lab_backbone(model, int(seed), results.get('cfg_options')))):
+                          ('untrained', untrained_lab_backbone(model, int(seed), results.get('cfg_options'),
+                                                               recipe_of(results)['objective']))):
             results['diagnostics'][f'{key}/{state}'] = diagnose(bb, test, results['parts'][f'{key}/{state}'])
             print(f'   {key}/{state}: rediagnosed', flush=True)
     (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
@@ -130,7 +160,7 @@ def report(work: Path) -> int:
         return 2
     md = lab_markdown(results)
     (work / 'lab_results.md').write_text(md)
-    pictures(results, held_out(results['sizes']['test_images'], 'test'), work)
+    pictures(results, held_out_of(results), work)
     print(md)
     print(f"wrote {work / 'lab_results.md'} and {work / 'pictures'}")
     return 0
@@ -170,9 +200,11 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     data_root = args.data_root or str(work / 'data')
     t_start, c_start = time.time(), cpu_seconds()
-    results = dict(setting=args.setting, sizes=asdict(s), models=args.models,
-                   params=param_budget(args.models, args.cfg_options), cfg_options=dict(args.cfg_options),
-                   threads=torch.get_num_threads(), pretrain={}, parts={}, knn={}, diagnostics={}, m2f={})
+    recipe = dict(objective=args.objective, data_variant=args.data_variant, augment=args.augment)
+    results = dict(setting=args.setting, sizes=asdict(s), models=args.models, **recipe,
+                   params=param_budget(args.models, args.cfg_options, args.objective),
+                   cfg_options=dict(args.cfg_options), threads=torch.get_num_threads(), pretrain={}, parts={}, knn={},
+                   diagnostics={}, m2f={})
     saved = work / 'lab_results.json'
     if args.resume and saved.is_file():
         try:
@@ -184,23 +216,31 @@ def main(argv=None) -> int:
         print(f'note: {saved} does not exist yet: no finished model to keep; an interrupted '
               'pretraining still continues from its checkpoint', flush=True)
     t_before, c_before = results.get('total_seconds', 0.0), results.get('total_cpu_seconds', 0.0)
-    test = held_out(s.test_images, 'test')
-    knn_ref = held_out(s.knn_images, 'train')
+    test, knn_ref = held_out_of(results), held_out_of(results, s.knn_images, 'train')
     if not args.no_finetune:
-        write_part_objects(data_root, dict(train=s.m2f_train_images, test=s.test_images))
+        try:
+            check_data_root(data_root, args.data_variant)
+        except ValueError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+        write_part_objects(data_root, dict(train=s.m2f_train_images, test=s.test_images),
+                           cfg=PartObjectsConfig(colour=DATA_VARIANTS[args.data_variant]))
+    train, what = (pretrain, 'DINO pretraining') if args.objective == 'dino' else (train_supervised,
+                                                                                 'supervised training')
     for seed in s.seeds:  # seed by seed: every finished seed is a complete comparison
         for model in args.models:
             key = f'{model}/seed{seed}'
             if key in results['pretrain'] and f'{key}/untrained' in results['parts']:
-                say(f'==> DINO pretraining {key}: done before (--resume), kept')
+                say(f'==> {what} {key}: done before (--resume), kept')
                 continue
             epochs = f"{s.epochs} epoch{'s' * (s.epochs != 1)}"
-            with stage(f'DINO pretraining {key} ({epochs}), then its evaluation on the test split',
+            with stage(f'{what} {key} ({epochs}), then its evaluation on the test split',
                        str(work / 'logs' / f'pretrain_{model}_seed{seed}.log'), args.verbose):
-                r = results['pretrain'][key] = pretrain(model, seed, s, str(work / 'pretrain' / model / f'seed{seed}'),
-                                                        args.cfg_options, args.resume)
+                r = results['pretrain'][key] = train(model, seed, s, str(work / 'pretrain' / model / f'seed{seed}'),
+                                                     args.cfg_options, args.resume, recipe=recipe)
                 for state, bb in (('pretrained', load_backbone(r['backbone'])),
-                                  ('untrained', untrained_lab_backbone(model, seed, args.cfg_options))):
+                                  ('untrained', untrained_lab_backbone(model, seed, args.cfg_options,
+                                                                       args.objective))):
                     pd = part_discovery(bb, test, list(s.top_ks))
                     results['parts'][f'{key}/{state}'] = pd
                     results['knn'][f'{key}/{state}'] = knn_accuracy(bb, knn_ref, test)
@@ -209,6 +249,9 @@ def main(argv=None) -> int:
                 f"{results['parts'][key + '/pretrained']['per_k']['8']['m2o']:.1f} untrained "
                 f"{results['parts'][key + '/untrained']['per_k']['8']['m2o']:.1f}, k-NN "
                 f"{results['knn'][key + '/pretrained']:.1f} / {results['knn'][key + '/untrained']:.1f}")
+            if 'accuracy' in r:  # the supervised control: is the classifier far enough above chance?
+                say(f"    {key}: held-out category accuracy {r['accuracy']:.1f} % (chance {CHANCE:.1f})"
+                    + (f'; NEAR CHANCE (< {2 * CHANCE:.1f}): train longer (--epochs)' if r['near_chance'] else ''))
             (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
         for variant, (model, _) in M2F_CONFIGS.items():
             if args.no_finetune or model not in args.models:

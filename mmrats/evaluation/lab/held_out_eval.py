@@ -38,9 +38,16 @@ class HeldOut:
         return normalize(self.images[sl])
 
 
-def held_out(num: int, split: str = 'test', seed: int = 0, img_size: int = 96) -> HeldOut:
-    """The first ``num`` images of ``split`` (dataset seed ``seed``)."""
-    cfg = PartObjectsConfig(img_size=img_size)
+# The lab's data variants (issue #26): the name the driver records -> PartObjectsConfig(colour=...).
+DATA_VARIANTS = {'default': 'informative', 'colour-uninformative': 'uninformative'}
+
+
+def held_out(num: int, split: str = 'test', seed: int = 0, img_size: int = 96,
+             data_variant: str = 'default') -> HeldOut:
+    """The first ``num`` images of ``split`` (dataset seed ``seed``) of a data variant (:data:`DATA_VARIANTS`)."""
+    if data_variant not in DATA_VARIANTS:
+        raise ValueError(f'unknown data variant {data_variant!r}; choose one of {sorted(DATA_VARIANTS)}')
+    cfg = PartObjectsConfig(img_size=img_size, colour=DATA_VARIANTS[data_variant])
     samples = [generate_part_objects(i, seed, split, cfg) for i in range(num)]
     return HeldOut(np.stack([s.image for s in samples]), np.stack([s.parts for s in samples]).astype(np.int64),
                    np.array([s.category for s in samples]))

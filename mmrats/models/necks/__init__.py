@@ -1,4 +1,5 @@
 from .dino_neck import DINONeck
+from .global_repr_neck import GlobalReprNeck
 from .vit_pyramid_neck import ViTPyramidNeck
 
-__all__ = ['DINONeck', 'ViTPyramidNeck']
+__all__ = ['DINONeck', 'GlobalReprNeck', 'ViTPyramidNeck']
