@@ -2,7 +2,8 @@
 """Time and memory of real-size training iterations of full configs: prints a table, writes JSON + markdown.
 
     python tools/analysis/train_step_benchmark.py CONFIG [CONFIG ...] [--iters 3] [--warmup 1]
-        [--batch-size N] [--amp] [--compile] [--out-dir work_dirs/train_step_benchmark]
+        [--batch-size N] [--num-workers N] [--amp] [--compile] [--cfg-options k=v ...]
+        [--out-dir work_dirs/train_step_benchmark]
 
 Each config is trained, unchanged except where said here, through the stock
 mmengine ``Runner`` for ``--warmup + --iters`` iterations; the table reports
@@ -44,7 +45,7 @@ from pathlib import Path
 
 import mmrats  # noqa: F401  (first: torch >= 2.6 resume fix, known-warning filters)
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
@@ -104,7 +105,7 @@ def _retarget_dataset(ds: dict, data: dict, images_needed: int) -> dict:
 
 def benchmark_cfg(path: str, args, data: dict, work_dir: str) -> Config:
     """The config at ``path``, changed only as the module doc says."""
-    ns = argparse.Namespace(config=path, launcher='none', cfg_options=None, work_dir=work_dir, amp=False,
+    ns = argparse.Namespace(config=path, launcher='none', cfg_options=args.cfg_options, work_dir=work_dir, amp=False,
                             resume=None, show_dir=None)
     cfg = build_cfg(ns)
     total = args.warmup + args.iters
@@ -116,12 +117,14 @@ def benchmark_cfg(path: str, args, data: dict, work_dir: str) -> Config:
         ds = ds.dataset
     loader.dataset = _retarget_dataset(ds.to_dict() if hasattr(ds, 'to_dict') else dict(ds), data,
                                        loader.batch_size * total + 1)
-    loader.num_workers = min(loader.get('num_workers', 2), 2)
+    loader.num_workers = args.num_workers if args.num_workers is not None else min(loader.get('num_workers', 2), 2)
     loader.persistent_workers = False
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=total, val_interval=10 ** 9)
     for key in ('val_dataloader', 'val_evaluator', 'val_cfg', 'test_dataloader', 'test_evaluator', 'test_cfg'):
         cfg.pop(key, None)
     cfg.param_scheduler = []
+    # the validation hooks (DINO's k-NN, issue #24) go with the validation loop: they read folders of their own
+    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if not str(h['type']).endswith('ValidationHook')]
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=10 ** 9, save_last=False)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=1)
     if cfg.default_hooks.get('visualization'):
@@ -180,12 +183,16 @@ def parse_args(argv=None):
     p.add_argument('--batch-size', type=int, default=None, help="per process (default: the config's)")
     p.add_argument('--amp', action='store_true', help='bf16 mixed precision (CUDA only)')
     p.add_argument('--compile', action='store_true', help="mmengine's compile=True (torch.compile of train_step)")
+    p.add_argument('--num-workers', type=int, default=None,
+                   help="data-loading processes (default: the config's, at most 2; a GPU's loader needs more)")
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                   help='override config keys of every config: key=value (e.g. a tiny model for a test)')
     p.add_argument('--data-root', default='data', help='where the embedded data are (or go)')
     p.add_argument('--out-dir', default='work_dirs/train_step_benchmark')
     p.add_argument('--row-json', default=None, help=argparse.SUPPRESS)  # internal: one config, one process
     args = p.parse_args(argv)
-    if args.iters < 1 or args.warmup < 0:
-        p.error('--iters must be >= 1 and --warmup >= 0')
+    if args.iters < 1 or args.warmup < 0 or (args.num_workers is not None and args.num_workers < 0):
+        p.error('--iters must be >= 1, --warmup >= 0 and --num-workers >= 0')
     for c in args.configs:
         if not osp.isfile(c):
             p.error(f'config {c} does not exist')
