@@ -46,6 +46,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--data-root', nargs='+', required=True, help='one per --dataset-type')
     p.add_argument('--split', default=None, help='dataset split (default: the paper\'s evaluation split)')
     p.add_argument('--ignore-value', type=int, default=255, help='folder type: stored label id to ignore')
+    p.add_argument('--image-dir', default='images', help='folder type: the images under --data-root')
+    p.add_argument('--mask-dir', default='masks', help='folder type: the label PNGs under --data-root '
+                   '(SAM 2.1 masks of tools/dataset_converters/sam_masks.py: sam2.1_masks/<split>, --ignore-value 0)')
     p.add_argument('--checkpoint', default=None, help='RATSViT backbone checkpoint (loaded strictly)')
     p.add_argument('--checkpoint-prefix', default=None, help="key prefix to strip, e.g. 'backbone.'")
     p.add_argument('--arch', default=None, help='small, base, tiny, or a JSON dict (embed_dims, ...); default: '
@@ -130,8 +133,8 @@ def prepare(args) -> tuple[torch.nn.Module, list]:
         raise InputError(str(e)) from None
     readers = []
     for kind, root in zip(args.dataset_type, args.data_root):
-        kw = dict(ignore_value=None if args.ignore_value < 0 else args.ignore_value) if kind == 'folder' \
-            else dict(split=args.split or SPLITS[kind])
+        kw = dict(ignore_value=None if args.ignore_value < 0 else args.ignore_value, img_dir=args.image_dir,
+                  mask_dir=args.mask_dir) if kind == 'folder' else dict(split=args.split or SPLITS[kind])
         try:
             readers.append(build_part_dataset(kind, root, **kw))
         except PartDatasetError as e:
