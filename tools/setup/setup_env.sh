@@ -70,6 +70,9 @@ PY
   touch "$stamp"
   log "environment ready: $venv"
 fi
+# The optional SAM 2.1 mask generator (requirements/sam2.txt), on a cached environment too; idempotent.
+bash "$repo/tools/setup/install_sam2.sh" "$py" \
+  || log "warning: sam2 not installed (offline?); only tools/dataset_converters/sam_masks.py needs it"
 # mmrats itself: editable, no dependencies (they are pinned above).
 where='import importlib.util as u, os, sys; s = u.find_spec("mmrats"); sys.exit(not s or os.path.dirname(os.path.dirname(s.origin)) != sys.argv[1])'
 if ! (cd / && "$py" -c "$where" "$repo") 2>/dev/null; then
