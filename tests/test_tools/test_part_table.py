@@ -14,6 +14,7 @@ from PIL import Image
 
 from mmrats.datasets.part_benchmarks import BENCHMARKS, SAM_MASK_DIR, SAM_SETTINGS, open_benchmark
 from mmrats.datasets.part_datasets import PartDatasetError
+from mmrats.evaluation.part_table import COLUMNS, table_markdown, table_row
 from mmrats.models import RATSViT
 from tests.conftest import load_tool
 
@@ -154,3 +155,15 @@ def test_bad_input_is_one_line(bench, tmp_path, capsys, argv, message):
     assert table.main(COMMON + argv + ['--data-dir', str(root / 'data'), '--any-size', '--out-dir', str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message.format(r=root) in err, err
+
+
+def test_row_averages_cover_the_evaluated_columns_and_say_so():
+    model = dict(name='m', backbone='RATS-S/16', num_registers=96)
+    five = {c: dict(m2o=10.0 * (i + 1), o2o=5.0, ari=float(i), num_images=3) for i, c in enumerate(COLUMNS)}
+    full = table_row(model, five)
+    assert full['complete'] and full['avg_m2o'] == pytest.approx(30.0) and full['avg_ari'] == pytest.approx(2.0)
+    assert '| m | RATS-S/16 | 96 | 10.00 | 20.00 | 30.00 | 40.00 | 50.00 | 30.00 | 2.0 |' in table_markdown([full])
+    part = table_row(model, {c: five[c] for c in ('COCO', 'PartIN')})
+    assert not part['complete'] and part['avg_m2o'] == pytest.approx(30.0) and part['avg_ari'] == pytest.approx(2.0)
+    md = table_markdown([part], paper=False)
+    assert '| m | RATS-S/16 | 96 | 10.00 | - | - | - | 50.00 | 30.00* | 2.0* |' in md and "paper's Table 1" not in md

@@ -115,10 +115,12 @@ def test_resume_keeps_finished_images_and_other_settings_stop(tmp_path, fixed, c
 def test_shards_split_the_images(tmp_path, fixed):
     write_images(tmp_path / 'images', n=5)
     out = tmp_path / 'masks'
-    for shard in (1, 0):
+    for shard, done in ((1, ['img1.png', 'img2.png']), (0, ['img0.png', 'img1.png', 'img2.png', 'img3.png',
+                                                             'img4.png'])):
         assert tool.main(['--images', str(tmp_path / 'images'), '--out', str(out), '--shard', str(shard),
                           '--num-shards', '2', *FAST]) == 0
-    assert len(fixed) == 5 and len(list(out.rglob('*.png'))) == 5
+        assert sorted(p.name for p in out.rglob('*.png')) == done  # every 2nd of the sorted paths from the shard's
+    assert len(fixed) == 5  # no image twice
     assert len(FolderParts(str(tmp_path), img_dir='images', mask_dir='masks', ignore_value=0)) == 5
 
 
