@@ -113,7 +113,12 @@ def part_table(checkpoints: Sequence[str], out_dir: str | Path, benchmarks: Sequ
     readers, skipped = open_benchmarks(benchmarks, data_dir, roots, full, log)
     models = [_load(c, img_size, prefix, method, device) for c in checkpoints]  # fail before anything runs
     settings = dict(img_size=img_size, top_k=top_k, sigma=sigma, max_images=max_images, prefix=prefix)
-    out, rows, taken = Path(out_dir), [], set()
+    out, rows, taken, said = Path(out_dir), [], set(), set()
+
+    def log_once(line: str) -> None:  # evaluate_parts names the model once per benchmark: once is enough
+        if line not in said:
+            said.add(line)
+            log(line)
     for i, (checkpoint, (model, meth, arch)) in enumerate(zip(checkpoints, models)):
         name = names[i] if names else None
         print_name = name or Path(checkpoint).name
@@ -133,7 +138,7 @@ def part_table(checkpoints: Sequence[str], out_dir: str | Path, benchmarks: Sequ
                 summary = stored['summary']
             else:
                 summary = evaluate_parts(model, [reader], img_size, top_k, meth, sigma, batch_size, workers,
-                                         max_images, name, arch, checkpoint, progress=progress, log=log)
+                                         max_images, name, arch, checkpoint, progress=progress, log=log_once)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_suffix('.json.part')
                 tmp.write_text(json.dumps(dict(fingerprint=fp, summary=summary), indent=2))

@@ -156,7 +156,7 @@ def generate_sam_masks(image_dir: str | Path, out_dir: str | Path, checkpoint: s
         device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
         gen = build_generator(settings, checkpoint, device, points_per_batch)
         for image in progress(pending):
-            rgb = np.asarray(Image.open(image).convert('RGB'))
+            rgb = np.array(Image.open(image).convert('RGB'))  # writable: sam2's transform warns otherwise
             with torch.inference_mode():
                 masks = [m['segmentation'] for m in gen.generate(rgb)]
             write_label_png(masks_to_label_map(masks, rgb.shape[:2]), mask_path(image, image_dir, out_dir))

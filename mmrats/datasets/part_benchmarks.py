@@ -120,6 +120,9 @@ def open_benchmark(bench: PartBenchmark, root: str | Path, full: bool = True) ->
             or SAM masks were written without their settings file.
     """
     fix = bench.prepare.replace('<root>', str(root))
+    if not Path(root).is_dir():
+        raise PartDatasetError(f'{bench.column} ({bench.key}) is not prepared: {root} does not exist; to prepare '
+                               f'it: {fix}')
     try:
         reader = build_part_dataset(bench.kind, str(root), **bench.reader_kwargs())
     except PartDatasetError as e:

@@ -48,13 +48,14 @@ class Progress:
     Args:
         label: what is counted, e.g. ``'train'``, ``'test'``.
         total: the number of steps.
+        stream: draw here even outside a stage (a long tool run by hand, e.g. the SAM mask generation).
     """
 
     WIDTH = 24
 
-    def __init__(self, label: str, total: int) -> None:
+    def __init__(self, label: str, total: int, stream: TextIO | None = None) -> None:
         self.label, self.total = label, max(int(total), 1)
-        self.stream = _terminal[1] if _terminal else None
+        self.stream = stream or (_terminal[1] if _terminal else None)
         self.tty = bool(self.stream and self.stream.isatty())
         self.start = time.monotonic()
         self.done = 0
@@ -85,9 +86,10 @@ class Progress:
             self.update(self.total)
 
 
-def track(items: Iterable[T], label: str, total: int | None = None) -> Iterator[T]:
-    """Iterate over ``items`` with a :class:`Progress` bar (``total`` defaults to ``len(items)``)."""
-    bar = Progress(label, total if total is not None else len(items))  # type: ignore[arg-type]
+def track(items: Iterable[T], label: str, total: int | None = None, stream: TextIO | None = None) -> Iterator[T]:
+    """Iterate over ``items`` with a :class:`Progress` bar (``total`` defaults to ``len(items)``; ``stream``:
+    draw there even outside a stage)."""
+    bar = Progress(label, total if total is not None else len(items), stream)  # type: ignore[arg-type]
     for i, item in enumerate(items, 1):
         yield item
         bar.update(i)

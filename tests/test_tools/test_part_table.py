@@ -108,7 +108,9 @@ def test_rerun_reads_the_finished_benchmarks(bench, monkeypatch, capsys):
                         or real(m, readers, *a, **k))
     assert table.main(argv) == 0
     assert calls == ['COCO']
-    assert capsys.readouterr().out.count('done before') == 7
+    cap = capsys.readouterr()
+    assert '    parts  [########################] 1/1' in cap.err  # the progress bar, of COCO only
+    assert cap.out.count('done before') == 7 and cap.out.count('ViT: ') == 1  # the model's line once
     again = json.loads((root / 'table' / 'table.json').read_text())
     assert [r['m2o'] for r in again['rows']] == [r['m2o'] for r in res['rows']]
 
@@ -131,7 +133,8 @@ def test_unprepared_and_incomplete_benchmarks_are_one_line_each(bench, tmp_path,
     assert len(lines) == 5 and 'Traceback' not in cap.err and len(cap.err.strip().splitlines()) == 1
     assert 'COCO (coco) is incomplete: 4 images' in lines[0] and 'split has 5,000' in lines[0]
     assert 'split has 12,419' in lines[3]  # ImageNet-S919 as distributed (the paper counts 10,767)
-    assert 'IN (imagenet) is not prepared' in lines[2] and 'sam_masks.py' in lines[2]
+    assert f"IN (imagenet) is not prepared: {root / 'data' / 'imagenet'} does not exist" in lines[2]
+    assert 'sam_masks.py --images' in lines[2]
     shutil.copytree(root / 'data' / 'coco', tmp_path / 'coco')
     (tmp_path / 'coco' / SAM_MASK_DIR / 'val2017' / SAM_SETTINGS).unlink()
     with pytest.raises(PartDatasetError, match='has no sam_settings.json'):
@@ -140,7 +143,7 @@ def test_unprepared_and_incomplete_benchmarks_are_one_line_each(bench, tmp_path,
     assert table.main(['--checkpoint', ckpt, '--root', f'coco={tmp_path / "coco"}', '--benchmarks', 'coco',
                        '--any-size', '--out-dir', str(tmp_path / 'o'), *COMMON]) == 2
     cap = capsys.readouterr()
-    assert '1 of 4 images have no label map' in cap.out and 'none of the benchmarks coco is prepared' in cap.err
+    assert '1 of 4 images have no label map' in cap.out and 'none of the benchmarks coco is ready' in cap.err
 
 
 @pytest.mark.parametrize('argv, message', [

@@ -97,6 +97,7 @@ def test_resume_keeps_finished_images_and_other_settings_stop(tmp_path, fixed, c
     write_images(tmp_path / 'images')
     argv = ['--images', str(tmp_path / 'images'), *FAST]
     assert tool.main(argv) == 0 and len(fixed) == 3
+    assert '    SAM 2.1 masks [########################] 3/3' in capsys.readouterr().err  # the progress bar
     masks = tmp_path / SAM_MASK_DIR / 'images'
     label = np.asarray(Image.open(masks / 'img0.png'))
     assert label[0, 0] == 2 and label[20, 20] == 1 and label[20, 40] == 0  # the small mask over the large one

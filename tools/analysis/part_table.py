@@ -71,12 +71,12 @@ def main(argv=None) -> int:
         result = part_table(args.checkpoint, args.out_dir, args.benchmarks, args.data_dir, roots(args), args.name,
                             args.img_size, args.top_k, args.sigma, args.method, args.batch_size, args.workers,
                             args.device, not args.any_size, args.max_images, args.checkpoint_prefix,
-                            progress=lambda loader: track(loader, 'parts'))
+                            progress=lambda loader: track(loader, 'parts', stream=sys.stderr))
     except (InputError, PartTableError) as e:
         return report_input_error(e)
     if not result['rows']:
-        return report_input_error(InputError(f'none of the benchmarks {", ".join(args.benchmarks)} is prepared under '
-                                             f'{args.data_dir} (the lines above say what is missing)'))
+        return report_input_error(InputError(f'none of the benchmarks {", ".join(args.benchmarks)} is ready '
+                                             f'under {args.data_dir} (the skip lines above say what is missing)'))
     print(table_markdown(result['rows']))
     print(f'wrote {args.out_dir}/table.json and {args.out_dir}/table.md')
     return 0

@@ -68,7 +68,8 @@ def main(argv=None) -> int:
         images, out = folders(args)
         res = generate_sam_masks(images, out, args.checkpoint, args.model_size, args.device, args.shard,
                                  args.num_shards, args.random_init, args.points_per_batch,
-                                 progress=lambda items: track(items, 'SAM 2.1 masks'), **generator)
+                                 progress=lambda items: track(items, 'SAM 2.1 masks', stream=sys.stderr),
+                                 **generator)
     except (InputError, SamMaskError) as e:
         return report_input_error(e)
     print(f"{res['written']} label maps written, {res['done_before']} done before ({res['images']} images of this "
