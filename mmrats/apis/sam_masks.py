@@ -59,6 +59,14 @@ def _sam2_version() -> str:
     return version('sam2')
 
 
+def _has_cuda_extension() -> bool:
+    from importlib.util import find_spec
+    try:
+        return find_spec('sam2._C') is not None
+    except ImportError:
+        return False
+
+
 def mask_settings(model_size: str = 'large', checkpoint: str | None = None, random_init: bool = False,
                   **generator) -> dict:
     """What makes the masks what they are, as written to ``sam_settings.json``.
@@ -80,6 +88,10 @@ def mask_settings(model_size: str = 'large', checkpoint: str | None = None, rand
     else:
         weights = dict(file=Path(checkpoint).name, bytes=Path(checkpoint).stat().st_size)
     gen = {k: v for k, v in {**GENERATOR_DEFAULTS, **generator}.items() if k not in SPEED_ONLY}
+    if gen['min_mask_region_area'] > 0 and not _has_cuda_extension():
+        raise SamMaskError('--min-mask-region-area > 0 fills holes with sam2\'s CUDA extension (sam2._C), which '
+                           'this install does not build; sam2 would skip that step with a warning and the masks '
+                           'would depend on the machine: keep 0 (the default)')
     return dict(model=f'sam2.1_hiera_{model_size}', config=config, official_checkpoint=official, weights=weights,
                 generator=gen, overlap_rule=OVERLAP_RULE, format='16-bit single-channel PNG, 0 = no mask',
                 sam2=_sam2_version())

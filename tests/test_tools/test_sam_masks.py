@@ -50,10 +50,20 @@ def test_overlap_rule_smaller_masks_win():
         masks_to_label_map([np.ones((2, 2), bool)], (2, 3))
 
 
-def test_generator_layout_and_reader_round_trip(tmp_path, capsys):
+def test_generator_layout_and_reader_round_trip(tmp_path, capsys, monkeypatch):
     pytest.importorskip('sam2', reason='the sam2 package: bash tools/setup/install_sam2.sh <python>')
     images = tmp_path / 'data' / 'coco' / 'val2017'
     write_images(images, n=2)
+    produced = []  # what SAM returned for each image, to check the maps against the overlap rule
+    real = api.build_generator
+
+    def recording(*args, **kwargs):
+        gen = real(*args, **kwargs)
+        generate = gen.generate
+        gen.generate = lambda rgb: produced.append(generate(rgb)) or produced[-1]
+        return gen
+
+    monkeypatch.setattr(api, 'build_generator', recording)
     assert tool.main(['--benchmark', 'coco', '--data-dir', str(tmp_path / 'data'), *FAST]) == 0
     assert '2 label maps written, 0 done before' in capsys.readouterr().out
     masks = tmp_path / 'data' / 'coco' / SAM_MASK_DIR / 'val2017'
@@ -69,6 +79,9 @@ def test_generator_layout_and_reader_round_trip(tmp_path, capsys):
                                        .replace('.jpg', '.png')))
         assert stored.dtype == np.uint16 and stored.shape == (48, 64) and stored.max() >= 1  # SAM found a mask
         np.testing.assert_array_equal(sample.label, np.where(stored == 0, -1, stored.astype(np.int64)))
+        masks = [m['segmentation'] for m in produced[i]]  # images in sorted order: img0, n01/img1
+        assert masks and masks[0].shape == (48, 64)
+        np.testing.assert_array_equal(stored, masks_to_label_map(masks, (48, 64)))
 
 
 class FixedGenerator:
@@ -130,6 +143,7 @@ def test_shards_split_the_images(tmp_path, fixed):
     (['--images', '{t}/images', '--model-size', 'tiny'], 'download sam2.1_hiera_tiny.pt from https://'),
     (['--images', '{t}/images', '--random-init', '--shard', '2', '--num-shards', '2'], '--shard 2 is not in 0..1'),
     (['--benchmark', 'imagenet', '--data-dir', '{t}', '--random-init'], 'IN (imagenet): no image folder'),
+    (['--images', '{t}/images', '--random-init', '--min-mask-region-area', '25'], "sam2's CUDA extension"),
 ])
 def test_bad_input_is_one_line(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.setattr(api, '_sam2_version', lambda: 'test')
