@@ -124,6 +124,9 @@ def _claim_settings(out_dir: Path, settings: dict) -> None:
             raise SamMaskError(f'{out_dir} holds masks made with other settings (differs in: {", ".join(diff)}); '
                                'pass another --out, or the same settings to continue them')
         return
+    if out_dir.is_dir() and next(out_dir.rglob('*.png'), None) is not None:
+        raise SamMaskError(f'{out_dir} holds PNGs but no {SAM_SETTINGS}: they are not masks of this tool, and '
+                           'would be taken as done; pass another --out')
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / f'.{SAM_SETTINGS}.{os.getpid()}.tmp'
     tmp.write_text(json.dumps(settings, indent=2))
@@ -159,6 +162,9 @@ def generate_sam_masks(image_dir: str | Path, out_dir: str | Path, checkpoint: s
         raise SamMaskError(f'image folder {str(image_dir)!r} does not exist or holds no images')
     if not 0 <= shard < num_shards:
         raise SamMaskError(f'--shard {shard} is not in 0..{num_shards - 1} (--num-shards {num_shards})')
+    if out_dir.resolve().is_relative_to(image_dir.resolve()):
+        raise SamMaskError(f'--out {str(out_dir)!r} is inside the image folder {str(image_dir)!r}: its masks would '
+                           'be read as images; pass an --out outside it')
     settings = mask_settings(model_size, checkpoint, random_init, **generator)
     _claim_settings(out_dir, settings)
     pending, done = pending_images(image_dir, out_dir, shard, num_shards)

@@ -144,11 +144,16 @@ def test_shards_split_the_images(tmp_path, fixed):
     (['--images', '{t}/images', '--random-init', '--shard', '2', '--num-shards', '2'], '--shard 2 is not in 0..1'),
     (['--benchmark', 'imagenet', '--data-dir', '{t}', '--random-init'], 'IN (imagenet): no image folder'),
     (['--images', '{t}/images', '--random-init', '--min-mask-region-area', '25'], "sam2's CUDA extension"),
+    (['--images', '{t}/images', '--random-init', '--out', '{t}/images/m'], "is inside the image folder"),
+    (['--images', '{t}/images', '--random-init', '--out', '{t}/mine'], "{t}/mine holds PNGs but no sam_settings"),
 ])
 def test_bad_input_is_one_line(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.setattr(api, '_sam2_version', lambda: 'test')
     write_images(tmp_path / 'images', n=1)
+    (tmp_path / 'mine').mkdir()
+    Image.fromarray(np.zeros((2, 2), np.uint8)).save(tmp_path / 'mine' / 'img0.png')  # the user's own label map
     assert tool.main([a.format(t=tmp_path) for a in argv]) == 2
+    assert (tmp_path / 'mine' / 'img0.png').is_file() and not (tmp_path / 'mine' / 'sam_settings.json').exists()
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message.format(t=tmp_path) in err, err
 
