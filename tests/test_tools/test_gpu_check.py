@@ -47,10 +47,10 @@ def test_parity_compares_the_same_weights_and_flags_a_path_that_differs(tmp_path
     assert all(0 < r['out_rel_err'] < 5e-2 and 0 < r['grad_rel_err'] < 5e-2 for r in rows)
     real = parity._run
 
-    def wrong_on_device(model, x, weights, amp):  # the device run's registers off by a little
+    def wrong_on_device(model, x, weights, amp, g=None):  # the device run's registers off by a little
         if amp:
             model.registers.data.mul_(1.1)
-        return real(model, x, weights, amp)
+        return real(model, x, weights, amp, g)
 
     monkeypatch.setattr(parity, '_run', wrong_on_device)
     assert device_parity.main(args) == 1

@@ -33,12 +33,16 @@ PARITY_MODELS = {
 TOLERANCE = {'float32': 1e-4, 'bfloat16': 5e-2}
 
 
-def _run(model: torch.nn.Module, x: torch.Tensor, weights: dict, amp: bool) -> tuple[dict, dict]:
-    """Outputs and parameter gradients of one forward + backward (a fixed random weighting of every token)."""
+def _run(model: torch.nn.Module, x: torch.Tensor, weights: dict, amp: bool,
+         g: torch.Generator | None = None) -> tuple[dict, dict]:
+    """Outputs and parameter gradients of one forward + backward (a fixed random weighting of every token;
+    an empty ``weights`` is filled from ``g`` by the first, reference, run and reused by the next)."""
     model.zero_grad(set_to_none=True)
     with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
         t = tokens(model, x)
     out = {k: v.float() for k, v in t.items()}
+    for k, v in out.items():
+        weights.setdefault(k, torch.randn(v.shape, generator=g))
     loss = sum((out[k] * weights[k].to(x.device)).sum() for k in out)
     loss.backward()
     grads = {n: p.grad.detach().float().cpu() for n, p in model.named_parameters() if p.grad is not None}
@@ -81,9 +85,8 @@ def parity_rows(device: str, amp: bool, arch: str | dict = 'small', img_sizes: t
                 for size in img_sizes:
                     g = torch.Generator().manual_seed(seed + size)
                     x = torch.randn(batch, 3, size, size, generator=g)
-                    t = tokens(ref_model, x)
-                    weights = {k: torch.randn(v.shape, generator=g) for k, v in t.items()}
-                    ref_out, ref_grads = _run(ref_model, x, weights, amp=False)
+                    weights: dict = {}
+                    ref_out, ref_grads = _run(ref_model, x, weights, amp=False, g=g)
                     out, grads = _run(dev_model, x.to(device), weights, amp=amp)
                     dtype = 'bfloat16' if amp else 'float32'
                     out_err = max(_max_rel(out[k], ref_out[k]) for k in ref_out)
