@@ -5,7 +5,7 @@ SETUP := bash tools/setup/setup_env.sh
 DEMO_ARGS ?=
 TEST_ARGS ?=
 
-.PHONY: setup demo demo-maps test benchmark lab lab-quick
+.PHONY: setup demo demo-maps parts-page test benchmark lab lab-quick
 
 setup:
 	@$(SETUP) >/dev/null
@@ -22,8 +22,14 @@ demo:
 demo-maps:
 	@PY=$$($(SETUP)) && $$PY tools/demo/register_maps.py $(DEMO_ARGS)
 
+# The parts page (docs/part_discovery.md#the-parts-page): a local web page, http://127.0.0.1:7860 by default.
+# Installs its own dependencies (requirements/page.txt) once; PAGE_ARGS=--port 8000, --checkpoint PATH, ...
+parts-page:
+	@PY=$$($(SETUP)) && bash tools/setup/install_page.sh $$PY && $$PY tools/analysis/parts_page.py $(PAGE_ARGS)
+
+# The page's browser test needs its dependencies and Debian's chromium: installed here once (cached).
 test:
-	@PY=$$($(SETUP)) && $$PY -m pytest tests $(TEST_ARGS)
+	@PY=$$($(SETUP)) && bash tools/setup/install_page.sh $$PY --browser && $$PY -m pytest tests $(TEST_ARGS)
 
 benchmark:
 	@PY=$$($(SETUP)) && $$PY tools/analysis/benchmark.py $(BENCH_ARGS)

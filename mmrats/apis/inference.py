@@ -1,4 +1,5 @@
-"""What a backbone sees in images: features, parts, register maps, compress attention (paper §3.2, Eq. 7, App. D).
+"""What a backbone sees in images: features, parts, register maps, compress attention (paper §3.2, Eq. 7, App. D),
+token norms (Darcet et al. 2024, §2.1).
 
 Each function takes one image or several (paths, PIL images, arrays or
 tensors of any size, see :func:`~mmrats.apis.inputs.prepare`), resizes them
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from mmrats.evaluation.part_segmentation import PartSegmenter
+from mmrats.evaluation.token_diagnostics_norms import layer_norms
 from mmrats.models.utils.candidate_maps import compress_attention_maps
 from mmrats.models.utils.global_repr import global_vector, resolve_global_repr
 from mmrats.models.utils.lastvit_aggregation import LaStViTAggregation
@@ -211,3 +213,45 @@ def compress_attention(backbone: nn.Module, image, layer: int = -1,
     x, rgb = prepare(backbone, image, img_size)
     att = compress_attention_maps(backbone, x[:1], layer)[0].cpu().numpy()
     return CompressAttention(att, layer % backbone.num_layers, None if rgb is None else rgb[0])
+
+
+@dataclass
+class TokenNorms:
+    """L2 norms of one image's tokens after one block (Darcet et al. 2024, §2.1: high-norm outlier patches).
+
+    Attributes:
+        patches: ``(h, w)`` the patch tokens' norms on the patch grid.
+        registers: ``(N,)`` the registers' norms (None without registers).
+        cls: the [CLS] token's norm (None without one).
+        layer: the block (0-based) whose output is measured; ``num_layers`` is the post-norm output.
+        image: ``(H, W, 3)`` uint8 RGB as the model saw it.
+    """
+
+    patches: np.ndarray
+    registers: np.ndarray | None
+    cls: float | None
+    layer: int
+    image: np.ndarray | None
+
+
+@torch.no_grad()
+def token_norms(backbone: nn.Module, image, layer: int = -1,
+                img_size: int | tuple[int, int] | None = None) -> TokenNorms:
+    """The token norms of one image after block ``layer`` (default: the last block, before the final norm).
+
+    ``layer`` counts blocks from 0 (negative from the end); ``layer=backbone.num_layers`` gives the
+    post-norm output the heads read.
+
+    Raises:
+        ValueError: ``layer`` is out of range.
+    """
+    n = backbone.num_layers
+    if not -n <= layer <= n:
+        raise ValueError(f'layer {layer} is out of range for a backbone of {n} blocks (-{n}..{n})')
+    x, rgb = prepare(backbone, image, img_size)
+    norms = layer_norms(backbone, x[:1])
+    i = layer % n if layer < n else n
+    h, w = x.shape[-2] // backbone.patch_size, x.shape[-1] // backbone.patch_size
+    regs = None if norms['registers'] is None else norms['registers'][i, 0]
+    cls = None if norms['cls'] is None else float(norms['cls'][i, 0])
+    return TokenNorms(norms['patches'][i, 0].reshape(h, w), regs, cls, i, None if rgb is None else rgb[0])

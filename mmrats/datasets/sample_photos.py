@@ -45,6 +45,17 @@ def sample_photo_names() -> list[str]:
     return [*SKIMAGE_PHOTOS, *(n.split('.')[0] for n in SKLEARN_PHOTOS)]
 
 
+def sample_photo(name: str) -> np.ndarray:
+    """One of :func:`sample_photo_names` as an ``(H, W, 3)`` uint8 array, at the size its package ships it.
+
+    Raises:
+        ValueError: an unknown name (the message lists the names).
+    """
+    if name not in sample_photo_names():
+        raise ValueError(f'unknown sample photo {name!r}; choose one of {sample_photo_names()}')
+    return _load(f'{name}.jpg' if f'{name}.jpg' in SKLEARN_PHOTOS else name)
+
+
 def write_sample_photos(root: str, max_side: int = 512) -> list[str]:
     """Write the sample photos as ``root/<name>.jpg`` (longer side at most ``max_side``).
 
@@ -71,9 +82,7 @@ def write_sample_photos(root: str, max_side: int = 512) -> list[str]:
                               'choose another folder')
     os.makedirs(root, exist_ok=True)
     for name, path in zip(names, files):
-        src = SKLEARN_PHOTOS[[n.split('.')[0] for n in SKLEARN_PHOTOS].index(name)] \
-            if name in ('china', 'flower') else name
-        img = Image.fromarray(_load(src))
+        img = Image.fromarray(sample_photo(name))
         scale = max_side / max(img.size)
         if scale < 1:
             img = img.resize((round(img.width * scale), round(img.height * scale)), Image.BICUBIC)

@@ -9,3 +9,6 @@ __all__ += ['draw_entry_overlays', 'draw_part_heatmaps', 'draw_prototype_similar
 from .part_dictionary_show import entry_overlay_rows, save_dictionary_pictures  # noqa: E402
 
 __all__ += ['entry_overlay_rows', 'save_dictionary_pictures']
+from .overlays import overlay_labels, overlay_map, stack_pictures, upsample_map  # noqa: E402
+
+__all__ += ['overlay_labels', 'overlay_map', 'stack_pictures', 'upsample_map']
