@@ -53,9 +53,11 @@ def overlay_labels(image: np.ndarray, labels: np.ndarray, alpha: float = 0.55) -
 
 
 def upsample_map(score: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A ``(h, w)`` map resized bilinearly to ``size = (H, W)``."""
-    t = torch.as_tensor(np.asarray(score, np.float32))[None, None]
-    return F.interpolate(t, size=tuple(size), mode='bilinear', align_corners=False)[0, 0].numpy()
+    """A ``(h, w)`` map, or a ``(K, h, w)`` stack of them, resized bilinearly to ``size = (H, W)``."""
+    score = np.asarray(score, np.float32)
+    t = torch.as_tensor(score.reshape(-1, *score.shape[-2:]))[None]
+    up = F.interpolate(t, size=tuple(size), mode='bilinear', align_corners=False)[0].numpy()
+    return up.reshape(*score.shape[:-2], *up.shape[-2:])
 
 
 def overlay_map(image: np.ndarray, score: np.ndarray, cmap: str = 'inferno', alpha: float = 0.6) -> np.ndarray:

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .part_pictures import _plt, _render, _upsample
+from .overlays import upsample_map
+from .part_pictures import _plt, _render
 
 
 def label_prototypes(entries: np.ndarray, entry_label: np.ndarray, skip: Sequence[int] = ()) -> tuple[list[int],
@@ -68,7 +69,7 @@ def draw_entry_overlays(rows: Sequence[dict], title: str = '') -> np.ndarray:
         ax.axis('off')
     for i, r in enumerate(rows):
         for j, (img, m, mask, cap) in enumerate(zip(r['images'], r['maps'], r['masks'], r['captions'])):
-            heat = _upsample(np.asarray(m, np.float32)[None], img.shape[:2])[0]
+            heat = upsample_map(m, img.shape[:2])
             ax = axes[i, 2 * j]
             ax.imshow(img)
             ax.imshow(heat, cmap='jet', alpha=0.5)
@@ -98,7 +99,7 @@ def draw_part_heatmaps(image: np.ndarray, maps: np.ndarray, names: Sequence[str]
         axes[1].imshow(np.ma.masked_array(gt % 20, gt < 0), cmap='tab20', vmin=0, vmax=19, interpolation='nearest')
         axes[1].set_title('ground truth', fontsize=8)
         k = 2
-    heat = _upsample(maps, image.shape[:2]) if len(names) else []
+    heat = upsample_map(maps, image.shape[:2]) if len(names) else []
     for ax, h, name in zip(axes[k:], heat, names):
         ax.imshow(image)
         ax.imshow(h, cmap='jet', alpha=0.5, vmin=0, vmax=1)

@@ -12,8 +12,8 @@ array (save it with PIL).
 from collections.abc import Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+from .overlays import upsample_map
 
 
 def _plt():
@@ -29,12 +29,6 @@ def _render(fig) -> np.ndarray:
     out = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
     plt.close(fig)
     return out
-
-
-def _upsample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``(K, h, w)`` -> ``(K, H, W)`` bilinear."""
-    t = torch.as_tensor(np.asarray(maps, np.float32))[None]
-    return F.interpolate(t, size=size, mode='bilinear', align_corners=False)[0].numpy()
 
 
 def _label_colors(label: np.ndarray, ignore_index: int = -1) -> np.ma.MaskedArray:
@@ -84,7 +78,7 @@ def draw_part_segmentation(image: np.ndarray, segmentation: np.ndarray, maps: np
     ax = axes[0, 3 if gt is not None else 2]
     ax.imshow(segmentation % 20, cmap='tab20', interpolation='nearest', vmin=0, vmax=19)
     ax.set_title('regions', fontsize=8)
-    up = _upsample(maps[:k], size)
+    up = upsample_map(maps[:k], size)
     for i in range(k):
         ax = axes[1 + i // cols, i % cols]
         ax.imshow(image)
@@ -127,7 +121,7 @@ def draw_head_attention(image: np.ndarray, compress: np.ndarray, heads: Sequence
     for row, h in enumerate(heads):
         peaks = compress[h].reshape(n, -1).max(1)
         order = np.argsort(-peaks, kind='stable')[:per_head]
-        up = _upsample(compress[h][order], size)
+        up = upsample_map(compress[h][order], size)
         axes[row, 0].imshow(image)
         axes[row, 0].set_title(f'head {h}', fontsize=8)
         for col, (j, m) in enumerate(zip(order, up)):

@@ -14,23 +14,14 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 reqs="$repo/requirements/page.txt"
 log() { echo "[mmrats setup] $*" >&2; }
 
-# exit 0 iff every pin of the file is installed at its version
-check='
-import sys
-from importlib.metadata import PackageNotFoundError, version
-pins = [l.split("==") for l in open(sys.argv[1]).read().split() if "==" in l and not l.startswith("#")]
-try:
-    sys.exit(any(version(n) != v for n, v in pins))
-except PackageNotFoundError:
-    sys.exit(1)
-'
-if "$py" -c "$check" "$reqs" 2>/dev/null; then
+check="$repo/tools/setup/pins_installed.py"  # exit 0 iff every pin is installed at its version
+if "$py" "$check" "$reqs" 2>/dev/null; then
   log "parts page ready (requirements/page.txt)"
 else
   log "installing the parts page's dependencies (requirements/page.txt, ~100 MB)"
   "$py" -m pip install --disable-pip-version-check -q -r "$reqs" -c "$repo/requirements/pinned.txt" >&2
   "$py" -c 'import gradio, playwright.sync_api' >&2
-  "$py" -c "$check" "$reqs"
+  "$py" "$check" "$reqs"
   log "parts page ready (requirements/page.txt)"
 fi
 

@@ -16,22 +16,13 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 reqs="$repo/requirements/sam2.txt"
 log() { echo "[mmrats setup] $*" >&2; }
 
-# exit 0 iff every pin of the file is installed at its version
-check='
-import sys
-from importlib.metadata import PackageNotFoundError, version
-pins = [l.split("==") for l in open(sys.argv[1]).read().split() if "==" in l and not l.startswith("#")]
-try:
-    sys.exit(any(version(n) != v for n, v in pins))
-except PackageNotFoundError:
-    sys.exit(1)
-'
-if "$py" -c "$check" "$reqs" 2>/dev/null; then
+check="$repo/tools/setup/pins_installed.py"  # exit 0 iff every pin is installed at its version
+if "$py" "$check" "$reqs" 2>/dev/null; then
   log "sam2 ready (requirements/sam2.txt)"
   exit 0
 fi
 log "installing sam2 (requirements/sam2.txt, no CUDA extension)"
 SAM2_BUILD_CUDA=0 "$py" -m pip install --disable-pip-version-check -q --no-deps --no-build-isolation -r "$reqs" >&2
 "$py" -c 'import sam2.build_sam, sam2.automatic_mask_generator' >&2
-"$py" -c "$check" "$reqs"
+"$py" "$check" "$reqs"
 log "sam2 ready (requirements/sam2.txt)"
