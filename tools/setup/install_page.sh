@@ -18,7 +18,7 @@ check="$repo/tools/setup/pins_installed.py"  # exit 0 iff every pin is installed
 if "$py" "$check" "$reqs" 2>/dev/null; then
   log "parts page ready (requirements/page.txt)"
 else
-  log "installing the parts page's dependencies (requirements/page.txt, ~100 MB)"
+  log "installing the parts page's dependencies (requirements/page.txt, ~360 MB installed)"
   "$py" -m pip install --disable-pip-version-check -q -r "$reqs" -c "$repo/requirements/pinned.txt" >&2
   "$py" -c 'import gradio, playwright.sync_api' >&2
   "$py" "$check" "$reqs"
