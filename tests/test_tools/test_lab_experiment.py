@@ -407,3 +407,14 @@ def test_supervised_needs_a_model_with_a_supervised_config(capsys):
     with pytest.raises(SystemExit):
         lab_experiment.parse_args(['--objective', 'supervised', '--models', 'rats', 'rats-codebook'])
     assert "not ['rats-codebook']" in capsys.readouterr().err
+
+
+def test_merge_of_runs_kept_as_json_only(tmp_path, capsys):
+    """docs/lab_runs keeps each control run's lab_results.json, not its backbones: merging them gives the
+    tables (mean ± std over the seeds) and a note instead of the pictures, not a traceback."""
+    runs = [f'docs/lab_runs/controls/sup100_s{s}/rats' for s in (1, 2)]
+    assert lab_experiment.main(['--merge', *runs, '--work-dir', str(tmp_path)]) == 0
+    md = (tmp_path / 'lab_results.md').read_text()
+    assert '2 seeds: 1, 2; mean ± std over seeds' in md and 'objective `supervised`' in md
+    assert 'no pictures: the backbone work_dirs/lab/controls/sup100_s1/rats' in capsys.readouterr().out
+    assert not (tmp_path / 'pictures').exists()

@@ -138,9 +138,21 @@ def rediagnose(work: Path) -> int:
     return report(work)
 
 
-def pictures(results: dict, test, work: Path) -> None:
-    """The run's pictures (first seed) in ``WORK_DIR/pictures``."""
-    lab_pictures(results, test, work / 'pictures', lab_backbones(results, results['sizes']['seeds'][0]))
+def pictures(results: dict, work: Path, test=None) -> str:
+    """The run's pictures (first seed) in ``WORK_DIR/pictures``; what was written, or why nothing was.
+
+    The pictures need the run's saved backbones: a run kept as its ``lab_results.json`` only (as
+    ``docs/lab_runs/`` keeps them) gets its tables and a note instead.
+    """
+    seed = results['sizes']['seeds'][0]
+    for m in results['models']:
+        path = results['pretrain'].get(f'{m}/seed{seed}', {}).get('backbone')
+        if path and not Path(path).is_file():
+            return (f'no pictures: the backbone {path} does not exist (the runs are here as lab_results.json '
+                    'only); the tables are written')
+    test = test if test is not None else held_out_of(results)
+    lab_pictures(results, test, work / 'pictures', lab_backbones(results, seed))
+    return str(work / 'pictures')
 
 
 def saved_results(work: Path) -> dict | None:
@@ -160,9 +172,9 @@ def report(work: Path) -> int:
         return 2
     md = lab_markdown(results)
     (work / 'lab_results.md').write_text(md)
-    pictures(results, held_out_of(results), work)
+    pics = pictures(results, work)
     print(md)
-    print(f"wrote {work / 'lab_results.md'} and {work / 'pictures'}")
+    print(f"wrote {work / 'lab_results.md'}; {pics}")
     return 0
 
 
@@ -273,9 +285,9 @@ def main(argv=None) -> int:
     (work / 'lab_results.json').write_text(json.dumps(results, indent=2))
     md = lab_markdown(results)
     (work / 'lab_results.md').write_text(md)
-    pictures(results, test, work)
+    pics = pictures(results, work, test)
     print(md)
-    print(f"wrote {work / 'lab_results.json'}, {work / 'lab_results.md'} and {work / 'pictures'} "
+    print(f"wrote {work / 'lab_results.json'}, {work / 'lab_results.md'}; {pics} "
           f"({results['total_seconds'] / 60:.1f} min)")
     return 0
 
